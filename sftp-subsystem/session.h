@@ -98,7 +98,5 @@ const uint8_t *sftp_session_output(const struct sftp_session *s, size_t *ret_len
 /* The front end sent n bytes of the output. */
 void sftp_session_output_done(struct sftp_session *s, size_t n);
 
-/* True once the client has sent a request the engine treats as the end (never, in v3); kept for front ends. */
-bool sftp_session_finished(const struct sftp_session *s);
 
 #endif

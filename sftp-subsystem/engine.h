@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* Inside the engine: the session, the handler table, and reply helpers. */
+#ifndef SEALVAULT_ENGINE_H
+#define SEALVAULT_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "attrs.h"
+#include "buf.h"
+#include "handles.h"
+#include "log.h"
+#include "names.h"
+#include "path.h"
+#include "session.h"
+
+/* The largest reply: DATA of SFTP_MAX_RW_LENGTH, or a READDIR batch, plus framing. */
+#define SFTP_MAX_REPLY	(SFTP_MAX_PACKET + 64)
+#define SFTP_IN_LIMIT	(4 * (SFTP_MAX_PACKET + 4))
+#define SFTP_OUT_LIMIT	(2 * SFTP_MAX_REPLY)
+
+struct sftp_session {
+	int root_fd;
+	struct buf in, out;
+	uint64_t discard;	/* bytes of an oversized packet still to drop */
+	bool initialized;
+	struct handles handles;
+	struct names names;
+	struct sftp_hooks hooks;
+	struct sftp_log log;
+	char *label;
+	int fatal;		/* a reply could not be queued: the session must end */
+};
+
+struct sftp_request_type;
+
+/*
+ * A handler parses its request from r and sends exactly one reply. It returns
+ * 0 once it replied, or a negative errno for a request it could not parse
+ * (nothing sent); the dispatcher answers that one.
+ */
+typedef int (*sftp_handler_fn)(struct sftp_session *s, uint32_t id, struct reader *r);
+
+struct sftp_request_type {
+	const char *name;	/* in logs and refusals */
+	const char *ext_name;	/* extension name, NULL for a core request */
+	const char *ext_version;
+	uint8_t type;		/* packet type for core requests */
+	sftp_handler_fn fn;
+};
+
+/* Replies. Each queues one whole packet or none; a failure sets s->fatal. */
+int reply_status(struct sftp_session *s, uint32_t id, uint32_t status, const char *msg);
+/* status_from_errno(err) with "PATH: text" (path may be NULL). */
+int reply_errno(struct sftp_session *s, uint32_t id, int err, const char *path);
+int reply_handle(struct sftp_session *s, uint32_t id, const struct handle *h);
+int reply_attrs(struct sftp_session *s, uint32_t id, const struct stat *st);
+/* A NAME reply with one entry, as REALPATH and READLINK send it. */
+int reply_name(struct sftp_session *s, uint32_t id, const char *name);
+
+/* Reply building for handlers with variable replies (DATA, NAME lists, EXTENDED_REPLY). */
+struct reply {
+	size_t start;
+};
+int reply_begin(struct sftp_session *s, struct reply *rp, uint8_t type, uint32_t id);
+int reply_end(struct sftp_session *s, struct reply *rp);
+void reply_abort(struct sftp_session *s, struct reply *rp);
+
+/* Reads a path string and normalises it; negative errno on malformed input. */
+int read_path(struct reader *r, char *vpath, size_t size);
+/* Reads a handle string; NULL (and *ret_err 0) for an unknown handle, *ret_err < 0 if malformed. */
+struct handle *read_handle(struct sftp_session *s, struct reader *r, int *ret_err);
+/* The reply for an unknown or stale handle. */
+int reply_bad_handle(struct sftp_session *s, uint32_t id);
+
+/*
+ * SETSTAT, FSETSTAT or lsetstat of something that is not an upload in
+ * progress: fd is the open file or directory, the gate decides, a permitted
+ * change is applied. Sends the reply.
+ */
+int setstat_finished(struct sftp_session *s, uint32_t id, const char *op, int fd,
+		     const char *vpath, const struct sftp_attrs *a);
+
+/* Handler tables, one per file. */
+extern const struct sftp_request_type handlers_file[];
+extern const struct sftp_request_type handlers_dir[];
+extern const struct sftp_request_type handlers_path[];
+extern const struct sftp_request_type handlers_ext[];
+
+#endif

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Session log lines. The engine formats, the front end's hook writes (syslog,
+ * stderr, later vaultd's audit). Client-controlled text (paths) is always
+ * quoted and escaped so a file name cannot forge a log line.
+ */
+#ifndef SEALVAULT_LOG_H
+#define SEALVAULT_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <syslog.h>
+
+struct sftp_hooks;
+
+struct sftp_log {
+	const struct sftp_hooks *hooks;
+	const char *label;
+	/* Refusal lines: a token bucket so a client cannot flood the log. */
+	uint64_t window_start_ms;
+	unsigned in_window;
+	unsigned suppressed;
+};
+
+#define LOG_REFUSALS_PER_SECOND	50
+
+/*
+ * Writes s as a double-quoted string into dst: printable ASCII as is, '"' and
+ * '\\' escaped, everything else as \n, \t or \xNN. Always NUL-terminates;
+ * truncates with "..." when dst is short.
+ */
+void log_quote(char *dst, size_t size, const char *s);
+
+void log_line(struct sftp_log *l, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "refused OP "PATH": REASON", rate-limited; reports how many were suppressed. */
+void log_refusal(struct sftp_log *l, const char *op, const char *path, const char *reason);
+
+#endif

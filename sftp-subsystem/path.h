@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Client paths. A client path is first normalised lexically into a vault
+ * path ("/a/b": absolute, no ".", "..", empty components), then resolved
+ * inside the root with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so
+ * neither ".." nor a symlink can leave the root. Operations on a name act
+ * through the parent directory's fd, never through a path string.
+ */
+#ifndef SEALVAULT_PATH_H
+#define SEALVAULT_PATH_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define VAULT_PATH_MAX		PATH_MAX
+/* Names starting with this belong to the vault (partial uploads); clients never see or touch them. */
+#define VAULT_RESERVED_PREFIX	".sealvault"
+
+/* "x/../y", "/./y/", "y" -> "/y"; ".." stops at "/". -ENAMETOOLONG if out is short. */
+int path_normalize(const char *in, char *out, size_t outsize);
+
+/* True if a component of the vault path starts with VAULT_RESERVED_PREFIX. */
+bool path_is_reserved(const char *vpath);
+bool name_is_reserved(const char *name);
+
+/* openat2 inside the root; follows symlinks only inside it. Returns an fd or a negative errno. */
+int path_open(int root_fd, const char *vpath, int flags, mode_t mode);
+
+/*
+ * Opens the directory holding vpath's last component (O_PATH) and points
+ * *ret_name into vpath at that component. For "/" returns -EINVAL: the root
+ * has no parent the client may touch.
+ */
+int path_open_parent(int root_fd, const char *vpath, const char **ret_name);
+
+#endif

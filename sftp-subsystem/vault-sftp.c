@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vault-sftp: the write-once SFTP server sshd starts for a tenant, speaking
+ * on stdin/stdout. It opens the root, confines itself and hands the bytes to
+ * the engine (session.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "confine.h"
+#include "session.h"
+
+#ifndef SEALVAULT_VERSION
+#define SEALVAULT_VERSION "unknown"
+#endif
+
+#define IO_CHUNK	(256 * 1024)
+#define MAX_ARGS	32
+
+struct options {
+	const char *root;
+	const char *label;
+	bool log_stderr;
+	int log_level;
+	unsigned max_handles;
+	bool require_landlock;
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vault-sftp --root DIR [--log-stderr] [--log-level LEVEL]\n"
+		"                  [--max-handles N] [--label TEXT] [--require-landlock]\n"
+		"       vault-sftp -c 'vault-sftp --root DIR ...'   (as a login shell)\n"
+		"       vault-sftp --help | --version\n"
+		"\n"
+		"Serves SFTP on stdin/stdout with write-once semantics, confined to DIR.\n"
+		"In DIR, %%u is the login name, %%U the uid, %%h the home directory, %%%% a %%.\n"
+		"LEVEL is error, notice (default), info or debug.\n");
+}
+
+static int
+parse_level(const char *s)
+{
+	static const struct { const char *name; int level; } levels[] = {
+		{ "error", LOG_ERR }, { "notice", LOG_NOTICE }, { "info", LOG_INFO },
+		{ "debug", LOG_DEBUG },
+	};
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcmp(s, levels[i].name) == 0)
+			return levels[i].level;
+	return -1;
+}
+
+static int
+parse_uint(const char *s, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v == 0 || v > 1000000)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+/* Returns 0 to run, 1 to exit 0 (help, version), 2 on a usage error. */
+static int
+parse_args(int argc, char *argv[], struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ "log-stderr", no_argument, NULL, 'e' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "max-handles", required_argument, NULL, 'm' },
+		{ "label", required_argument, NULL, 'L' },
+		{ "require-landlock", no_argument, NULL, 'R' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': o->root = optarg; break;
+		case 'e': o->log_stderr = true; break;
+		case 'L': o->label = optarg; break;
+		case 'R': o->require_landlock = true; break;
+		case 'l':
+			if ((o->log_level = parse_level(optarg)) < 0) {
+				fprintf(stderr, "vault-sftp: unknown log level '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'm':
+			if (parse_uint(optarg, &o->max_handles) < 0) {
+				fprintf(stderr, "vault-sftp: --max-handles wants a number from 1 to 1000000\n");
+				return 2;
+			}
+			break;
+		case 'h': usage(stdout); return 1;
+		case 'V': printf("vault-sftp %s\n", SEALVAULT_VERSION); return 1;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "vault-sftp: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (o->root == NULL) {
+		fprintf(stderr, "vault-sftp: this account only offers SFTP (--root is missing)\n");
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * Login-shell mode: sshd runs "SHELL -c COMMAND" inside the chroot. Split
+ * COMMAND on blanks (single and double quotes group, no other shell syntax)
+ * and accept it only if it starts vault-sftp itself.
+ */
+static int
+split_command(char *cmd, char *argv[], int max)
+{
+	int argc = 0;
+	char *p = cmd;
+
+	while (*p != '\0') {
+		char *out, quote = 0;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		if (argc == max - 1)
+			return -E2BIG;
+		argv[argc++] = out = p;
+		for (; *p != '\0' && (quote || (*p != ' ' && *p != '\t')); p++) {
+			if (!quote && (*p == '\'' || *p == '"'))
+				quote = *p;
+			else if (quote && *p == quote)
+				quote = 0;
+			else
+				*out++ = *p;
+		}
+		if (quote)
+			return -EINVAL;
+		if (*p != '\0')
+			p++;
+		*out = '\0';
+	}
+	argv[argc] = NULL;
+	return argc;
+}
+
+static bool
+is_vault_sftp(const char *word)
+{
+	const char *base = strrchr(word, '/');
+
+	base = base != NULL ? base + 1 : word;
+	return strcmp(base, "vault-sftp") == 0;
+}
+
+/* Expands %u, %U, %h and %% in the root path. */
+static int
+expand_root(const char *in, char *out, size_t size)
+{
+	const struct passwd *pw = NULL;
+	size_t o = 0;
+
+	for (const char *p = in; *p != '\0'; p++) {
+		char num[16];
+		const char *add = NULL;
+		size_t n;
+
+		if (*p != '%') {
+			if (o + 1 >= size)
+				return -ENAMETOOLONG;
+			out[o++] = *p;
+			continue;
+		}
+		p++;
+		if (*p == '%') {
+			add = "%";
+		} else if (*p == 'U') {
+			snprintf(num, sizeof(num), "%u", (unsigned)getuid());
+			add = num;
+		} else if (*p == 'u' || *p == 'h') {
+#ifdef SEALVAULT_STATIC_BUILD
+			return -ENOTSUP;	/* no user database in a chroot; use --root / there */
+#else
+			if (pw == NULL && (pw = getpwuid(getuid())) == NULL)
+				return -ENOENT;
+			add = *p == 'u' ? pw->pw_name : pw->pw_dir;
+#endif
+		} else {
+			return -EINVAL;
+		}
+		n = strlen(add);
+		if (o + n >= size)
+			return -ENAMETOOLONG;
+		memcpy(out + o, add, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int log_level = LOG_NOTICE;
+static bool log_to_stderr;
+
+static void
+log_hook(void *ctx, int priority, const char *line)
+{
+	if (priority > log_level)
+		return;
+	if (log_to_stderr)
+		fprintf(stderr, "vault-sftp[%d]: %s\n", (int)getpid(), line);
+	else
+		syslog(priority, "%s", line);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+say(int priority, const char *fmt, ...)
+{
+	char line[PATH_MAX + 256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_hook(NULL, priority, line);
+}
+
+/* Names of the ids a vault client meets (itself, its group, root), for long listings. */
+struct id_names {
+	struct sftp_id_name users[2], groups[2];
+	size_t n_users, n_groups;
+	char user[64], group[64];
+};
+
+static void
+lookup_names(struct id_names *n)
+{
+	*n = (struct id_names){ 0 };
+	n->users[n->n_users++] = (struct sftp_id_name){ 0, "root" };
+	n->groups[n->n_groups++] = (struct sftp_id_name){ 0, "root" };
+#ifndef SEALVAULT_STATIC_BUILD
+	const struct passwd *pw = getpwuid(getuid());
+	const struct group *gr = getgrgid(getgid());
+
+	if (pw != NULL && getuid() != 0) {
+		snprintf(n->user, sizeof(n->user), "%s", pw->pw_name);
+		n->users[n->n_users++] = (struct sftp_id_name){ getuid(), n->user };
+	}
+	if (gr != NULL && getgid() != 0) {
+		snprintf(n->group, sizeof(n->group), "%s", gr->gr_name);
+		n->groups[n->n_groups++] = (struct sftp_id_name){ getgid(), n->group };
+	}
+#endif
+}
+
+static unsigned
+raise_fd_limit(unsigned want_handles)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t want = rl.rlim_max < 65536 ? rl.rlim_max : 65536;
+
+		if (rl.rlim_cur < want) {
+			rl.rlim_cur = want;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+		/* An upload holds two descriptors; keep a few for ourselves. */
+		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 2 * (rlim_t)want_handles + 32)
+			want_handles = rl.rlim_cur > 64 ? (unsigned)(rl.rlim_cur - 32) / 2 : 16;
+	}
+	return want_handles;
+}
+
+static int
+write_out(struct sftp_session *s)
+{
+	size_t len;
+	const uint8_t *p = sftp_session_output(s, &len);
+	ssize_t n;
+
+	if (len == 0)
+		return 0;
+	n = write(STDOUT_FILENO, p, len);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	sftp_session_output_done(s, (size_t)n);
+	return sftp_session_process(s);
+}
+
+static int
+serve(struct sftp_session *s)
+{
+	static uint8_t in[IO_CHUNK];
+	bool eof = false;
+
+	for (;;) {
+		size_t room = sftp_session_input_room(s), pending;
+		struct pollfd pfd[2] = {
+			{ .fd = STDIN_FILENO, .events = !eof && room > 0 ? POLLIN : 0 },
+			{ .fd = STDOUT_FILENO },
+		};
+		int err;
+
+		(void)sftp_session_output(s, &pending);
+		pfd[1].events = pending > 0 ? POLLOUT : 0;
+		if (pfd[0].events == 0 && pfd[1].events == 0)
+			return 0;	/* the client is gone and every reply is out */
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (pfd[1].revents & (POLLOUT | POLLERR | POLLHUP) && (err = write_out(s)) < 0)
+			return err;
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = read(STDIN_FILENO, in, room < sizeof(in) ? room : sizeof(in));
+
+			if (n < 0 && errno != EINTR && errno != EAGAIN)
+				return -errno;
+			if (n == 0)
+				eof = true;
+			if (n > 0) {
+				ssize_t r = sftp_session_feed(s, in, (size_t)n);
+
+				if (r < 0)
+					return (int)r;
+			}
+		}
+	}
+}
+
+static int
+run(const struct options *o)
+{
+	char root[PATH_MAX];
+	struct confine_options copts = { .require_landlock = o->require_landlock };
+	struct sftp_hooks hooks = { .log = log_hook };
+	struct sftp_session_config cfg = { 0 };
+	struct sftp_session *s = NULL;
+	struct id_names names;
+	const char *what = NULL;
+	int err, root_fd, abi = 0;
+
+	err = expand_root(o->root, root, sizeof(root));
+	if (err < 0) {
+		say(LOG_ERR, "cannot expand --root '%s'", o->root);
+		return 1;
+	}
+	root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0) {
+		say(LOG_ERR, "cannot open root '%s': %s", root, strerror(errno));
+		return 1;
+	}
+	lookup_names(&names);
+	/* Everything that reads /etc or connects must happen before the walls go up. */
+	tzset();
+	{
+		time_t now = time(NULL);
+		struct tm tm;
+
+		(void)localtime_r(&now, &tm);
+	}
+	if (!log_to_stderr)
+		openlog("vault-sftp", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	signal(SIGPIPE, SIG_IGN);
+	cfg.max_handles = raise_fd_limit(o->max_handles ? o->max_handles : SFTP_DEFAULT_HANDLES);
+
+	err = confine_self(root_fd, &copts, &abi, &what);
+	if (err < 0) {
+		say(LOG_ERR, "cannot confine the session (%s): %s", what, strerror(-err));
+		return 1;
+	}
+	if (abi == 0)
+		say(LOG_WARNING, "WARNING: this kernel has no Landlock; the root is enforced by "
+		    "openat2 and seccomp only");
+	if (getuid() == 0)
+		say(LOG_WARNING, "WARNING: running as root; sshd should run vault-sftp as the tenant's user");
+
+	cfg.root_fd = root_fd;
+	cfg.users = names.users;
+	cfg.n_users = names.n_users;
+	cfg.groups = names.groups;
+	cfg.n_groups = names.n_groups;
+	cfg.client_label = o->label != NULL ? o->label : names.user;
+	err = sftp_session_new(&cfg, &hooks, &s);
+	close(root_fd);
+	if (err < 0) {
+		say(LOG_ERR, "cannot start the session: %s", strerror(-err));
+		return 1;
+	}
+	err = serve(s);
+	s = sftp_session_free(s);
+	if (err < 0 && err != -EPIPE && err != -ECONNRESET) {
+		say(LOG_ERR, "session ended: %s", strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct options o = { .log_level = LOG_NOTICE };
+	char *cmd_argv[MAX_ARGS], *cmd = NULL;
+	int r;
+
+	/* Login-shell mode: "vault-sftp -c 'COMMAND'". */
+	if (argc == 3 && strcmp(argv[1], "-c") == 0) {
+		int n;
+
+		cmd = strdup(argv[2]);
+		if (cmd == NULL)
+			return 1;
+		n = split_command(cmd, cmd_argv, MAX_ARGS);
+		if (n < 1 || !is_vault_sftp(cmd_argv[0])) {
+			fprintf(stderr, "vault-sftp: this account only offers SFTP\n");
+			free(cmd);
+			return 1;
+		}
+		argc = n;
+		argv = cmd_argv;
+	}
+	r = parse_args(argc, argv, &o);
+	if (r != 0) {
+		free(cmd);
+		return r == 1 ? 0 : 2;
+	}
+	log_level = o.log_level;
+	log_to_stderr = o.log_stderr;
+	r = run(&o);
+	free(cmd);
+	return r;
+}

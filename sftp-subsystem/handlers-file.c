@@ -41,6 +41,8 @@ open_for_reading(struct sftp_session *s, uint32_t id, const char *vpath)
 	int fd;
 
 	fd = path_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+	if (fd == -ENXIO)	/* a socket, reached through a symlink */
+		return reply_status(s, id, SSH_FX_FAILURE, "not a regular file");
 	if (fd < 0)
 		return reply_errno(s, id, fd, vpath);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -162,6 +164,9 @@ process_open(struct sftp_session *s, uint32_t id, struct reader *r)
 	close(parent);
 	if (pflags & SSH_FXF_TRUNC)
 		return gate_refuse(s, id, "truncate", vpath, gate_path(s, GATE_TRUNCATE, vpath, &st, NULL));
+	/* Never open a FIFO, socket or device: it could block or do anything. */
+	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
+		return reply_status(s, id, SSH_FX_FAILURE, "not a regular file");
 	return open_for_reading(s, id, vpath);
 }
 

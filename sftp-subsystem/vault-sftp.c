@@ -187,7 +187,9 @@ is_vault_sftp(const char *word)
 static int
 expand_root(const char *in, char *out, size_t size)
 {
+#ifndef SEALVAULT_STATIC_BUILD
 	const struct passwd *pw = NULL;
+#endif
 	size_t o = 0;
 
 	for (const char *p = in; *p != '\0'; p++) {

@@ -19,6 +19,9 @@
 #define SFTP_IN_LIMIT	(4 * (SFTP_MAX_PACKET + 4))
 #define SFTP_OUT_LIMIT	(2 * SFTP_MAX_REPLY)
 
+/* Permissions a client may give what it creates: like umask 022, no set-id or sticky bits. */
+#define VAULT_MODE_MASK	0755
+
 struct sftp_session {
 	int root_fd;
 	struct buf in, out;

@@ -141,7 +141,7 @@ process_mkdir(struct sftp_session *s, uint32_t id, struct reader *r)
 	parent = path_open_parent(s->root_fd, vpath, &name);
 	if (parent < 0)
 		return reply_errno(s, id, parent, vpath);
-	mode = a.flags & SSH_FILEXFER_ATTR_PERMISSIONS ? a.perm & 0777 : 0777;
+	mode = (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS ? a.perm : 0777) & VAULT_MODE_MASK;
 	err = mkdirat(parent, name, mode) < 0 ? errno : 0;
 	close(parent);
 	if (err != 0)

@@ -84,9 +84,10 @@ open_upload(struct sftp_session *s, uint32_t id, const char *vpath, int parent_f
 		return reply_errno(s, id, ENOMEM, NULL);
 	}
 	h->target_name = h->path + (name - vpath);
+	h->mode = mode & VAULT_MODE_MASK;
 	h->readable = pflags & SSH_FXF_READ;
 	h->existed = existed;
-	fd = upload_begin(parent_fd, name, pflags & SSH_FXF_APPEND, mode, h->part_name);
+	fd = upload_begin(parent_fd, name, pflags & SSH_FXF_APPEND, h->part_name);
 	if (fd < 0) {
 		h->part_name[0] = '\0';
 		handle_free(&s->handles, h);
@@ -179,6 +180,32 @@ upload_done(struct sftp_session *s, struct handle *h)
 	handle_free(&s->handles, h);
 }
 
+/* Hands ro_fd (or its error) to the seal hook and closes it. 0 without a hook. */
+static int
+seal_fd(struct sftp_session *s, const char *vpath, int ro_fd)
+{
+	int err;
+
+	if (s->hooks.seal == NULL)
+		return 0;
+	if (ro_fd < 0)
+		return ro_fd;
+	err = s->hooks.seal(s->hooks.ctx, ro_fd, vpath);
+	close(ro_fd);
+	return err;
+}
+
+static int
+reply_not_sealed(struct sftp_session *s, uint32_t id, const char *vpath, int err)
+{
+	char msg[VAULT_PATH_MAX + 128];
+
+	log_line(&s->log, LOG_ERR, "close \"%s\": stored but not sealed: %s", vpath, status_errno_text(err));
+	snprintf(msg, sizeof(msg), "%s: stored, but the vault could not seal it: %s", vpath,
+		 status_errno_text(err));
+	return reply_status(s, id, SSH_FX_FAILURE, msg);
+}
+
 /* The name exists (it did at OPEN, or appeared since): identical content is a harmless retry. */
 static int
 close_reupload(struct sftp_session *s, uint32_t id, struct handle *h)
@@ -195,27 +222,20 @@ close_reupload(struct sftp_session *s, uint32_t id, struct handle *h)
 	}
 	(void)upload_discard(h->parent_fd, h->part_name);
 	if (same == 1) {
+		/* The retry succeeds only once the stored file is sealed, as the first upload would. */
+		int ro_fd = openat(h->parent_fd, h->target_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
 		log_line(&s->log, LOG_INFO, "close \"%s\": identical re-upload, nothing changed", h->path);
-		err = reply_status(s, id, SSH_FX_OK, NULL);
+		err = seal_fd(s, h->path, ro_fd < 0 ? -errno : ro_fd);
+		if (err < 0)
+			err = reply_not_sealed(s, id, h->path, err);
+		else
+			err = reply_status(s, id, SSH_FX_OK, NULL);
 	} else {
 		err = gate_refuse(s, id, "overwrite", h->path,
 				  gate_path(s, GATE_OVERWRITE, h->path, NULL, NULL));
 	}
 	upload_done(s, h);
-	return err;
-}
-
-static int
-seal_published(struct sftp_session *s, struct handle *h, int ro_fd)
-{
-	int err;
-
-	if (s->hooks.seal == NULL)
-		return 0;
-	if (ro_fd < 0)
-		return ro_fd;
-	err = s->hooks.seal(s->hooks.ctx, ro_fd, h->path);
-	close(ro_fd);
 	return err;
 }
 
@@ -232,10 +252,24 @@ close_upload(struct sftp_session *s, uint32_t id, struct handle *h)
 		return reply_status(s, id, SSH_FX_FAILURE, msg);
 	}
 	if (s->hooks.seal != NULL) {
-		/* The broker gets a read-only descriptor of exactly the inode we publish. */
+		/*
+		 * The broker gets a read-only descriptor of exactly the inode we
+		 * publish. The partial is 0600 until now, so this cannot fail on
+		 * permissions; if it fails anyway, nothing is published unsealed.
+		 */
 		ro_fd = openat(h->parent_fd, h->part_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (ro_fd < 0)
-			ro_fd = -errno;
+		if (ro_fd < 0) {
+			err = -errno;
+			handle_free(&s->handles, h);
+			return reply_errno(s, id, err, NULL);
+		}
+	}
+	if (fchmod(h->fd, h->mode) < 0) {
+		err = -errno;
+		if (ro_fd >= 0)
+			close(ro_fd);
+		handle_free(&s->handles, h);
+		return reply_errno(s, id, err, NULL);
 	}
 	err = upload_publish(h->parent_fd, h->part_name, h->target_name);
 	if (err == -EEXIST) {
@@ -253,14 +287,11 @@ close_upload(struct sftp_session *s, uint32_t id, struct handle *h)
 	}
 	log_line(&s->log, LOG_INFO, "close \"%s\": stored, %llu bytes written", h->path,
 		 (unsigned long long)h->bytes_written);
-	err = seal_published(s, h, ro_fd);
+	err = seal_fd(s, h->path, ro_fd);
 	if (err < 0) {
-		log_line(&s->log, LOG_ERR, "close \"%s\": stored but not sealed: %s", h->path,
-			 status_errno_text(err));
-		snprintf(msg, sizeof(msg), "%s: stored, but the vault could not seal it: %s", h->path,
-			 status_errno_text(err));
+		err = reply_not_sealed(s, id, h->path, err);
 		upload_done(s, h);
-		return reply_status(s, id, SSH_FX_FAILURE, msg);
+		return err;
 	}
 	upload_done(s, h);
 	return reply_status(s, id, SSH_FX_OK, NULL);
@@ -451,7 +482,11 @@ process_fsetstat(struct sftp_session *s, uint32_t id, struct reader *r)
 		return gate_refuse(s, id, "fsetstat", h->path,
 				   (struct gate_verdict){ SSH_FX_PERMISSION_DENIED,
 							  "the vault sets file ownership" });
-	a.perm &= 0777;
+	/* Permissions wait for CLOSE: the partial must stay readable for the seal broker. */
+	if (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) {
+		h->mode = a.perm & VAULT_MODE_MASK;
+		a.flags &= ~SSH_FILEXFER_ATTR_PERMISSIONS;
+	}
 	if ((err = attrs_apply(h->fd, &a)) != 0)
 		return reply_errno(s, id, err, h->path);
 	return reply_status(s, id, SSH_FX_OK, NULL);

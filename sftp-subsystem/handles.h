@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "upload.h"
 
@@ -33,6 +34,7 @@ struct handle {
 	int parent_fd;		/* O_PATH of the target's directory */
 	const char *target_name;	/* points into path */
 	char part_name[UPLOAD_PART_NAME_SIZE];
+	mode_t mode;		/* permissions the published file gets */
 	bool readable;		/* opened with READ as well */
 	bool existed;		/* the name existed at OPEN: a re-upload */
 	bool failed;		/* a write failed: never publish */

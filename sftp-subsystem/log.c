@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -46,25 +47,6 @@ log_quote(char *dst, size_t size, const char *s)
 	dst[o] = '\0';
 }
 
-void
-log_line(struct sftp_log *l, int priority, const char *fmt, ...)
-{
-	char line[2048];
-	int n = 0;
-	va_list ap;
-
-	if (l->hooks == NULL || l->hooks->log == NULL)
-		return;
-	if (l->label != NULL && l->label[0] != '\0')
-		n = snprintf(line, sizeof(line), "%s: ", l->label);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		n = 0;
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
-	l->hooks->log(l->hooks->ctx, priority, line);
-}
-
 static uint64_t
 now_ms(void)
 {
@@ -74,25 +56,74 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* A token bucket per session: a client cannot flood the log with lines it triggers. */
+static bool
+rate_limited(struct sftp_log *l)
+{
+	uint64_t t = now_ms();
+
+	if (t - l->window_start_ms >= 1000) {
+		unsigned suppressed = l->suppressed;
+
+		l->window_start_ms = t;
+		l->in_window = 0;
+		l->suppressed = 0;
+		if (suppressed > 0)
+			log_line(l, LOG_NOTICE, "%u further log lines of this session dropped (rate limit)",
+				 suppressed);
+	}
+	if (l->in_window >= LOG_LINES_PER_SECOND) {
+		l->suppressed++;
+		return true;
+	}
+	l->in_window++;
+	return false;
+}
+
+/* Control characters become \xNN: whatever a client put in a name, one call is one line. */
+static void
+escape_controls(char *dst, size_t size, const char *src)
+{
+	size_t o = 0;
+
+	for (; *src != '\0' && o + 5 < size; src++) {
+		unsigned char c = (unsigned char)*src;
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(dst + o, size - o, "\\x%02x", c);
+		else
+			dst[o++] = (char)c;
+	}
+	dst[o] = '\0';
+}
+
+void
+log_line(struct sftp_log *l, int priority, const char *fmt, ...)
+{
+	char line[2048], clean[2048 * 2];
+	int n = 0;
+	va_list ap;
+
+	if (l->hooks == NULL || l->hooks->log == NULL)
+		return;
+	if (priority <= LOG_NOTICE && rate_limited(l))
+		return;
+	if (l->label != NULL && l->label[0] != '\0')
+		n = snprintf(line, sizeof(line), "%s: ", l->label);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	va_end(ap);
+	escape_controls(clean, sizeof(clean), line);
+	l->hooks->log(l->hooks->ctx, priority, clean);
+}
+
 void
 log_refusal(struct sftp_log *l, const char *op, const char *path, const char *reason)
 {
 	char quoted[1200];
-	uint64_t t = now_ms();
 
-	if (t - l->window_start_ms >= 1000) {
-		if (l->suppressed > 0)
-			log_line(l, LOG_NOTICE, "%u further refusals not logged (rate limit)",
-				 l->suppressed);
-		l->window_start_ms = t;
-		l->in_window = 0;
-		l->suppressed = 0;
-	}
-	if (l->in_window >= LOG_REFUSALS_PER_SECOND) {
-		l->suppressed++;
-		return;
-	}
-	l->in_window++;
 	log_quote(quoted, sizeof(quoted), path);
 	log_line(l, LOG_NOTICE, "refused %s %s: %s", op, quoted, reason);
 }

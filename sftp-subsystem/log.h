@@ -16,13 +16,13 @@ struct sftp_hooks;
 struct sftp_log {
 	const struct sftp_hooks *hooks;
 	const char *label;
-	/* Refusal lines: a token bucket so a client cannot flood the log. */
+	/* Lines at NOTICE and above: a token bucket so a client cannot flood the log. */
 	uint64_t window_start_ms;
 	unsigned in_window;
 	unsigned suppressed;
 };
 
-#define LOG_REFUSALS_PER_SECOND	50
+#define LOG_LINES_PER_SECOND	50
 
 /*
  * Writes s as a double-quoted string into dst: printable ASCII as is, '"' and
@@ -31,10 +31,15 @@ struct sftp_log {
  */
 void log_quote(char *dst, size_t size, const char *s);
 
+/*
+ * One log line, prefixed with the session's label. Control characters are
+ * escaped, and lines at LOG_NOTICE or above are rate-limited per session
+ * (how many were dropped is logged when the next second starts).
+ */
 void log_line(struct sftp_log *l, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* "refused OP "PATH": REASON", rate-limited; reports how many were suppressed. */
+/* "refused OP "PATH": REASON", the path quoted and escaped. */
 void log_refusal(struct sftp_log *l, const char *op, const char *path, const char *reason);
 
 #endif

@@ -25,7 +25,7 @@ random_part_name(char out[UPLOAD_PART_NAME_SIZE])
 }
 
 int
-upload_begin(int parent_fd, const char *target_name, bool append, mode_t mode,
+upload_begin(int parent_fd, const char *target_name, bool append,
 	     char part_name[UPLOAD_PART_NAME_SIZE])
 {
 	int flags = O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | (append ? O_APPEND : 0);
@@ -35,7 +35,7 @@ upload_begin(int parent_fd, const char *target_name, bool append, mode_t mode,
 	for (int tries = 0; tries < 4 && fd < 0; tries++) {
 		if ((err = random_part_name(part_name)) != 0)
 			return err;
-		fd = openat(parent_fd, part_name, flags, mode & 0777);
+		fd = openat(parent_fd, part_name, flags, 0600);
 		if (fd < 0 && errno != EEXIST)
 			return -errno;
 	}

@@ -16,11 +16,14 @@
 #define UPLOAD_TARGET_XATTR	"user.sealvault.target"
 
 /*
- * Creates a partial file (O_RDWR, O_EXCL) for target_name in parent_fd and
- * records the target in an xattr (best effort: not every filesystem has
- * user xattrs). part_name receives its name. Returns an fd or a negative errno.
+ * Creates a partial file (O_RDWR, O_EXCL, mode 0600) for target_name in
+ * parent_fd and records the target in an xattr (best effort: not every
+ * filesystem has user xattrs). part_name receives its name. The client's
+ * permissions are applied only when it is published: until then the vault
+ * must always be able to reopen it for the seal broker. Returns an fd or a
+ * negative errno.
  */
-int upload_begin(int parent_fd, const char *target_name, bool append, mode_t mode,
+int upload_begin(int parent_fd, const char *target_name, bool append,
 		 char part_name[UPLOAD_PART_NAME_SIZE]);
 
 /* renameat2(RENAME_NOREPLACE): 0, -EEXIST if the name exists, or another negative errno. */

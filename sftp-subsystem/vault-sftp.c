@@ -33,6 +33,7 @@
 #define MAX_ARGS	32
 
 struct options {
+	bool login_shell;	/* started as "vault-sftp -c COMMAND" */
 	const char *root;
 	const char *label;
 	bool log_stderr;
@@ -102,6 +103,15 @@ parse_args(int argc, char *argv[], struct options *o)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		/*
+		 * In login-shell mode the command line may come from the client
+		 * (a Subsystem line without ForceCommand): logging and identity
+		 * stay the admin's, whatever it asks for.
+		 */
+		if (o->login_shell && (c == 'e' || c == 'l' || c == 'L')) {
+			fprintf(stderr, "vault-sftp: %s is not accepted in login-shell mode\n", argv[optind - 1]);
+			return 2;
+		}
 		switch (c) {
 		case 'r': o->root = optarg; break;
 		case 'e': o->log_stderr = true; break;
@@ -345,7 +355,8 @@ serve(struct sftp_session *s)
 		}
 		if (pfd[1].revents & (POLLOUT | POLLERR | POLLHUP) && (err = write_out(s)) < 0)
 			return err;
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+		/* Poll reports a hangup even when we did not ask to read: read only with room. */
+		if (pfd[0].events != 0 && pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t n = read(STDIN_FILENO, in, room < sizeof(in) ? room : sizeof(in));
 
 			if (n < 0 && errno != EINTR && errno != EAGAIN)
@@ -365,7 +376,7 @@ serve(struct sftp_session *s)
 static int
 run(const struct options *o)
 {
-	char root[PATH_MAX];
+	char root[PATH_MAX], uid_label[32];
 	struct confine_options copts = { .require_landlock = o->require_landlock };
 	struct sftp_hooks hooks = { .log = log_hook };
 	struct sftp_session_config cfg = { 0 };
@@ -414,7 +425,15 @@ run(const struct options *o)
 	cfg.n_users = names.n_users;
 	cfg.groups = names.groups;
 	cfg.n_groups = names.n_groups;
-	cfg.client_label = o->label != NULL ? o->label : names.user;
+	if (o->label != NULL) {
+		cfg.client_label = o->label;
+	} else if (names.user[0] != '\0') {
+		cfg.client_label = names.user;
+	} else {
+		/* Static build, or root: no name, but a log line must still say who. */
+		snprintf(uid_label, sizeof(uid_label), "uid %u", (unsigned)getuid());
+		cfg.client_label = uid_label;
+	}
 	err = sftp_session_new(&cfg, &hooks, &s);
 	close(root_fd);
 	if (err < 0) {
@@ -450,8 +469,20 @@ main(int argc, char *argv[])
 			free(cmd);
 			return 1;
 		}
+		/*
+		 * This mode exists for sshd's ChrootDirectory, where the chroot
+		 * bounds whatever --root the command names. Outside one, the
+		 * client could pick its own root: refuse. A chroot built for
+		 * vault-sftp has no /proc; the host always has one.
+		 */
+		if (access("/proc/self", F_OK) == 0) {
+			fprintf(stderr, "vault-sftp: login-shell mode runs only inside sshd's ChrootDirectory\n");
+			free(cmd);
+			return 1;
+		}
 		argc = n;
 		argv = cmd_argv;
+		o.login_shell = true;
 	}
 	r = parse_args(argc, argv, &o);
 	if (r != 0) {

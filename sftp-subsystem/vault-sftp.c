@@ -470,13 +470,14 @@ main(int argc, char *argv[])
 			return 1;
 		}
 		/*
-		 * This mode exists for sshd's ChrootDirectory, where the chroot
-		 * bounds whatever --root the command names. Outside one, the
-		 * client could pick its own root: refuse. A chroot built for
-		 * vault-sftp has no /proc; the host always has one.
+		 * Without a ForceCommand the client chooses this command line,
+		 * --root included. sshd sets SSH_ORIGINAL_COMMAND exactly when a
+		 * forced command replaced the client's; inside a chroot built for
+		 * vault-sftp (no /proc there) the chroot bounds any --root.
+		 * Anywhere else, refuse.
 		 */
-		if (access("/proc/self", F_OK) == 0) {
-			fprintf(stderr, "vault-sftp: login-shell mode runs only inside sshd's ChrootDirectory\n");
+		if (getenv("SSH_ORIGINAL_COMMAND") == NULL && access("/proc/self", F_OK) == 0) {
+			fprintf(stderr, "vault-sftp: this account only offers SFTP through sshd's ForceCommand\n");
 			free(cmd);
 			return 1;
 		}

@@ -313,8 +313,10 @@ check_partial(struct h_ctx *c, const char *dir, const char *final_name, const ui
 	h_path(c, rel, p);
 	char val[PATH_MAX];
 	ssize_t vl = getxattr(p, "user.sealvault.target", val, sizeof(val) - 1);
-	if (vl < 0)
+	if (vl < 0) {
 		fail_msg("partial %s has no user.sealvault.target xattr: %s", rel, strerror(errno));
+		return;
+	}
 	val[vl] = '\0';
 	size_t fl = strlen(final_name);
 	if ((size_t)vl < fl || strcmp(val + vl - fl, final_name) != 0)

@@ -12,6 +12,8 @@
 #include "log.h"
 #include "names.h"
 #include "path.h"
+#include "policy.h"
+#include "quota.h"
 #include "session.h"
 
 /* The largest reply: DATA of SFTP_MAX_RW_LENGTH, or a READDIR batch, plus framing. */
@@ -32,6 +34,9 @@ struct sftp_session {
 	struct sftp_hooks hooks;
 	struct sftp_log log;
 	char *label;
+	const struct policy_profile *profile;	/* NULL: every path sealed */
+	bool write_only;
+	struct quota quota;
 	int fatal;		/* a reply could not be queued: the session must end */
 };
 
@@ -78,11 +83,21 @@ int reply_bad_handle(struct sftp_session *s, uint32_t id);
 
 /*
  * SETSTAT, FSETSTAT or lsetstat of something that is not an upload in
- * progress: fd is the open file or directory, the gate decides, a permitted
- * change is applied. Sends the reply.
+ * progress: fd is the open file or directory, the gate decides by its
+ * class, the permitted part is applied. Sends the reply.
  */
-int setstat_finished(struct sftp_session *s, uint32_t id, const char *op, int fd,
-		     const char *vpath, const struct sftp_attrs *a);
+int setstat_apply(struct sftp_session *s, uint32_t id, const char *op, int fd,
+		  const char *vpath, const struct sftp_attrs *a);
+
+/* "quota exceeded" as FAILURE, logged; what is the bytes or files. */
+int reply_quota(struct sftp_session *s, uint32_t id, const char *vpath, const char *what);
+
+/* publish.c: an upload's CLOSE (sends the reply, frees the handle). */
+int upload_close(struct sftp_session *s, uint32_t id, struct handle *h);
+/* Hands ro_fd (or its negative errno) to the seal hook and closes it; 0 without a hook. */
+int seal_fd(struct sftp_session *s, const char *vpath, int ro_fd);
+/* "PATH: stored, but the vault could not seal it", logged too. */
+int reply_not_sealed(struct sftp_session *s, uint32_t id, const char *vpath, int err);
 
 /* Handler tables, one per file. */
 extern const struct sftp_request_type handlers_file[];

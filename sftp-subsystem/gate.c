@@ -6,105 +6,116 @@
 #include "gate.h"
 #include "sftp-proto.h"
 
-#define ALLOW		((struct gate_verdict){ SSH_FX_OK, NULL })
-#define DENY(text)	((struct gate_verdict){ SSH_FX_PERMISSION_DENIED, (text) })
+struct gate_verdict
+gate_deny(const char *reason)
+{
+	return (struct gate_verdict){ .status = SSH_FX_PERMISSION_DENIED, .reason = reason,
+				      .action = POLICY_REFUSE };
+}
+
+static bool
+profile_has(const struct policy_profile *prof, enum policy_class cls)
+{
+	for (size_t i = 0; prof != NULL && i < prof->n_rules; i++)
+		if (prof->rules[i].cls == cls)
+			return true;
+	return false;
+}
 
 bool
-gate_advertise(const struct sftp_request_type *t)
+gate_advertise(const struct sftp_session *s, const struct sftp_request_type *t)
 {
-	/* Every path is sealed: no rename or link can ever succeed, so do not offer them. */
-	return strcmp(t->ext_name, "posix-rename@openssh.com") != 0 &&
-	       strcmp(t->ext_name, "hardlink@openssh.com") != 0;
+	/* Renames publish temp uploads; without a temp class none can succeed. */
+	if (strcmp(t->ext_name, "posix-rename@openssh.com") == 0)
+		return profile_has(s->profile, POLICY_TEMP);
+	return strcmp(t->ext_name, "hardlink@openssh.com") != 0;
 }
 
 struct gate_verdict
 gate_request(const struct sftp_session *s, const struct sftp_request_type *t)
 {
-	/* Request-wide rules (write-only tenants, read-only maintenance) plug in here. */
-	return ALLOW;
+	/* Request-wide rules (read-only maintenance, say) plug in here. */
+	return (struct gate_verdict){ .status = SSH_FX_OK, .action = POLICY_ALLOW };
 }
 
-static bool
-times_unchanged(const struct sftp_attrs *a, const struct stat *st)
+struct gate_verdict
+gate_path(const struct sftp_session *s, enum policy_op op, const char *vpath)
 {
-	return a->atime == (uint32_t)st->st_atime && a->mtime == (uint32_t)st->st_mtime;
-}
+	struct policy_decision d;
 
-/* True if applying a to st would change nothing but, at most, permission bits. */
-static bool
-only_permissions_change(const struct sftp_attrs *a, const struct stat *st)
-{
-	if (a->flags & SSH_FILEXFER_ATTR_SIZE && a->size != (uint64_t)st->st_size)
-		return false;
-	if (a->flags & SSH_FILEXFER_ATTR_UIDGID && (a->uid != st->st_uid || a->gid != st->st_gid))
-		return false;
-	if (a->flags & SSH_FILEXFER_ATTR_ACMODTIME && !times_unchanged(a, st))
-		return false;
-	return true;
+	if (path_is_reserved(vpath))
+		return gate_deny("name reserved by the vault");
+	d = policy_decide(s != NULL ? s->profile : NULL, s != NULL && s->write_only, op, vpath);
+	return (struct gate_verdict){
+		.status = d.action == POLICY_REFUSE ? SSH_FX_PERMISSION_DENIED : SSH_FX_OK,
+		.reason = d.reason,
+		.action = d.action,
+		.cls = d.cls,
+		.rule = d.rule,
+	};
 }
 
 /* Removing write bits is harmless (restic does it after every upload); adding anything is not. */
 static bool
-permissions_only_narrow(const struct sftp_attrs *a, const struct stat *st)
+only_removes_write_bits(mode_t old, mode_t new)
 {
-	mode_t old = st->st_mode & 07777, new = a->perm & 07777;
-
-	if (!(a->flags & SSH_FILEXFER_ATTR_PERMISSIONS))
-		return true;
 	return (new & ~old) == 0 && ((old & ~new) & ~(mode_t)0222) == 0;
 }
 
-static struct gate_verdict
-gate_setstat(const struct stat *st, const struct sftp_attrs *a)
+/* Folds one part of a setstat into the running verdict: a refusal wins, then an ignore. */
+static void
+fold(struct gate_verdict *acc, struct gate_verdict v)
 {
-	if (S_ISDIR(st->st_mode)) {
-		bool same_perm = !(a->flags & SSH_FILEXFER_ATTR_PERMISSIONS) ||
-				 (a->perm & 07777) == (st->st_mode & 07777);
-
-		if (only_permissions_change(a, st) && same_perm)
-			return ALLOW;
-		return DENY("directories are kept, write-once vault refuses attribute change");
-	}
-	if (S_ISREG(st->st_mode) && only_permissions_change(a, st) && permissions_only_narrow(a, st))
-		return ALLOW;
-	return DENY("sealed, write-once vault refuses attribute change");
+	if (acc->status != SSH_FX_OK)
+		return;
+	if (v.status != SSH_FX_OK || (v.action == POLICY_IGNORE && acc->action == POLICY_ALLOW))
+		*acc = v;
 }
 
 struct gate_verdict
-gate_path(const struct sftp_session *s, enum gate_op op, const char *vpath,
-	  const struct stat *st, const struct sftp_attrs *a)
+gate_setstat(const struct sftp_session *s, const char *vpath, const struct stat *st,
+	     const struct sftp_attrs *a, struct sftp_attrs *ret_apply)
 {
-	if (path_is_reserved(vpath))
-		return DENY("name reserved by the vault");
+	struct gate_verdict acc = gate_path(s, POLICY_OP_LIST, vpath), v;
+	bool finished;
+	mode_t old = st->st_mode & 07777, new = a->perm & 07777;
 
-	switch (op) {
-	case GATE_READ:
-	case GATE_CREATE:
-	case GATE_REUPLOAD:
-	case GATE_MKDIR:
-		return ALLOW;
-	case GATE_OVERWRITE:
-		return DENY("sealed, write-once vault refuses overwrite (content differs)");
-	case GATE_APPEND:
-		return DENY("sealed, write-once vault refuses append");
-	case GATE_TRUNCATE:
-		return DENY("sealed, write-once vault refuses truncate");
-	case GATE_REMOVE:
-		return DENY("sealed, write-once vault refuses delete");
-	case GATE_RMDIR:
-		return DENY("directories are kept, write-once vault refuses rmdir");
-	case GATE_RENAME:
-		return DENY("sealed, write-once vault refuses rename");
-	case GATE_SYMLINK:
-		return DENY("write-once vault refuses symlinks");
-	case GATE_HARDLINK:
-		return DENY("write-once vault refuses hard links");
-	case GATE_SETSTAT:
-		if (st == NULL || a == NULL)
-			return DENY("sealed, write-once vault refuses attribute change");
-		return gate_setstat(st, a);
+	*ret_apply = (struct sftp_attrs){ 0 };
+	if (acc.status != SSH_FX_OK)
+		return acc;
+	finished = policy_class_seals(acc.cls) || !S_ISREG(st->st_mode);
+	if (a->flags & SSH_FILEXFER_ATTR_UIDGID && (a->uid != st->st_uid || a->gid != st->st_gid))
+		fold(&acc, gate_path(s, POLICY_OP_CHOWN, vpath));
+	if (a->flags & SSH_FILEXFER_ATTR_SIZE && a->size != (uint64_t)st->st_size) {
+		fold(&acc, S_ISREG(st->st_mode) ? gate_path(s, POLICY_OP_TRUNCATE, vpath) :
+			   gate_deny("only files have a size to change"));
+		if (!finished)
+			ret_apply->flags |= SSH_FILEXFER_ATTR_SIZE, ret_apply->size = a->size;
 	}
-	return DENY("operation not allowed");
+	if (a->flags & SSH_FILEXFER_ATTR_ACMODTIME &&
+	    (a->atime != (uint32_t)st->st_atime || a->mtime != (uint32_t)st->st_mtime)) {
+		v = gate_path(s, POLICY_OP_TIMES, vpath);
+		fold(&acc, v);
+		if (v.action == POLICY_ALLOW && !finished) {
+			ret_apply->flags |= SSH_FILEXFER_ATTR_ACMODTIME;
+			ret_apply->atime = a->atime;
+			ret_apply->mtime = a->mtime;
+		}
+	}
+	if (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS && new != old) {
+		/* A directory that loses write bits stops every later backup: not "narrow" there. */
+		bool narrow = S_ISREG(st->st_mode) && only_removes_write_bits(old, new);
+
+		v = gate_path(s, narrow ? POLICY_OP_CHMOD_NARROW : POLICY_OP_CHMOD, vpath);
+		fold(&acc, v);
+		if (v.action == POLICY_ALLOW) {
+			ret_apply->flags |= SSH_FILEXFER_ATTR_PERMISSIONS;
+			ret_apply->perm = new & VAULT_MODE_MASK;
+		}
+	}
+	if (acc.status != SSH_FX_OK)
+		*ret_apply = (struct sftp_attrs){ 0 };
+	return acc;
 }
 
 int

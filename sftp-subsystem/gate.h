@@ -2,8 +2,9 @@
 /*
  * The permission gate: the one place that decides what a client may do.
  * The dispatcher asks it about every request before a handler runs, and the
- * handlers ask it about every path they are about to change. Until the
- * policy library lands, every path is in the sealed (write-once) class.
+ * handlers ask it about every path they are about to touch. It asks the
+ * tenant's policy (policy/decide.c); without a profile every path is in the
+ * sealed, write-once class.
  */
 #ifndef SEALVAULT_GATE_H
 #define SEALVAULT_GATE_H
@@ -13,43 +14,37 @@
 #include <sys/stat.h>
 
 #include "attrs.h"
+#include "policy.h"
 
 struct sftp_session;
 struct sftp_request_type;
 
-enum gate_op {
-	GATE_READ,		/* open for reading, list, stat, readlink */
-	GATE_CREATE,		/* upload to a new name */
-	GATE_REUPLOAD,		/* upload to an existing name, compared at CLOSE */
-	GATE_OVERWRITE,		/* a re-upload whose content differs */
-	GATE_APPEND,
-	GATE_TRUNCATE,
-	GATE_REMOVE,
-	GATE_RMDIR,
-	GATE_MKDIR,
-	GATE_RENAME,
-	GATE_SYMLINK,
-	GATE_HARDLINK,
-	GATE_SETSTAT,		/* attribute change of a finished file or a directory */
-};
-
 struct gate_verdict {
-	uint32_t status;	/* SSH_FX_OK when allowed */
-	const char *reason;	/* for the client and the log; NULL when allowed */
+	uint32_t status;		/* SSH_FX_OK unless refused */
+	const char *reason;		/* for the client and the log; NULL when simply allowed */
+	enum policy_action action;
+	enum policy_class cls;
+	const struct policy_rule *rule;
 };
 
 /* Whether INIT advertises an extension (never one the gate would refuse outright). */
-bool gate_advertise(const struct sftp_request_type *t);
+bool gate_advertise(const struct sftp_session *s, const struct sftp_request_type *t);
 
 /* Every request passes here before its handler. */
 struct gate_verdict gate_request(const struct sftp_session *s, const struct sftp_request_type *t);
 
+/* The decision for one operation on one vault path. */
+struct gate_verdict gate_path(const struct sftp_session *s, enum policy_op op, const char *vpath);
+
 /*
- * The decision for one operation on one vault path. st describes what is
- * there now (NULL if nothing); a is the requested change for GATE_SETSTAT.
+ * An attribute change of what st describes. *ret_apply receives the part
+ * to carry out (possibly nothing, when the rest is ignored by policy).
  */
-struct gate_verdict gate_path(const struct sftp_session *s, enum gate_op op, const char *vpath,
-			      const struct stat *st, const struct sftp_attrs *a);
+struct gate_verdict gate_setstat(const struct sftp_session *s, const char *vpath, const struct stat *st,
+				 const struct sftp_attrs *a, struct sftp_attrs *ret_apply);
+
+/* A refusal with a fixed reason, for what no policy can allow. */
+struct gate_verdict gate_deny(const char *reason);
 
 /*
  * Answers a refusal: the status with "PATH: REASON" to the client, one log

@@ -2,6 +2,7 @@
 /* OPENDIR, READDIR, MKDIR, RMDIR. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,7 +25,7 @@ process_opendir(struct sftp_session *s, uint32_t id, struct reader *r)
 
 	if ((err = read_path(r, vpath, sizeof(vpath))) != 0)
 		return err;
-	if ((v = gate_path(s, GATE_READ, vpath, NULL, NULL)).status != SSH_FX_OK)
+	if ((v = gate_path(s, POLICY_OP_LIST, vpath)).status != SSH_FX_OK)
 		return gate_refuse(s, id, "opendir", vpath, v);
 	fd = path_open(s->root_fd, vpath, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
@@ -69,6 +70,19 @@ put_entry(struct sftp_session *s, DIR *dir, const char *name)
 	return 0;
 }
 
+static bool
+entry_denied(const struct sftp_session *s, const char *dir, const char *name)
+{
+	char vpath[VAULT_PATH_MAX];
+
+	if (s->profile == NULL || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	if ((size_t)snprintf(vpath, sizeof(vpath), "%s/%s", strcmp(dir, "/") == 0 ? "" : dir, name) >=
+	    sizeof(vpath))
+		return false;
+	return policy_classify(s->profile, vpath) == POLICY_DENY;
+}
+
 static int
 process_readdir(struct sftp_session *s, uint32_t id, struct reader *r)
 {
@@ -101,8 +115,8 @@ process_readdir(struct sftp_session *s, uint32_t id, struct reader *r)
 			}
 			break;
 		}
-		/* Partial uploads and the vault's own names are not the client's. */
-		if (name_is_reserved(de->d_name))
+		/* Partial uploads, the vault's own names and denied paths are not the client's. */
+		if (name_is_reserved(de->d_name) || entry_denied(s, h->path, de->d_name))
 			continue;
 		err = put_entry(s, h->dir, de->d_name);
 		if (err < 0)
@@ -134,7 +148,7 @@ process_mkdir(struct sftp_session *s, uint32_t id, struct reader *r)
 
 	if ((err = read_path(r, vpath, sizeof(vpath))) != 0 || (err = attrs_decode(r, &a)) != 0)
 		return err;
-	if ((v = gate_path(s, GATE_MKDIR, vpath, NULL, NULL)).status != SSH_FX_OK)
+	if ((v = gate_path(s, POLICY_OP_MKDIR, vpath)).status != SSH_FX_OK)
 		return gate_refuse(s, id, "mkdir", vpath, v);
 	if (strcmp(vpath, "/") == 0)
 		return reply_errno(s, id, EEXIST, vpath);
@@ -142,10 +156,16 @@ process_mkdir(struct sftp_session *s, uint32_t id, struct reader *r)
 	if (parent < 0)
 		return reply_errno(s, id, parent, vpath);
 	mode = (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS ? a.perm : 0777) & VAULT_MODE_MASK;
+	if (!quota_take_file(&s->quota)) {
+		close(parent);
+		return reply_quota(s, id, vpath, "files");
+	}
 	err = mkdirat(parent, name, mode) < 0 ? errno : 0;
 	close(parent);
-	if (err != 0)
+	if (err != 0) {
+		quota_release(&s->quota, 0, 1);
 		return reply_errno(s, id, err, vpath);
+	}
 	log_line(&s->log, LOG_INFO, "mkdir \"%s\" mode 0%o", vpath, (unsigned)mode);
 	return reply_status(s, id, SSH_FX_OK, NULL);
 }
@@ -154,22 +174,37 @@ static int
 process_rmdir(struct sftp_session *s, uint32_t id, struct reader *r)
 {
 	char vpath[VAULT_PATH_MAX];
+	struct gate_verdict v;
+	const char *name;
 	struct stat st;
-	int err, fd;
+	int err, parent;
 
 	if ((err = read_path(r, vpath, sizeof(vpath))) != 0)
 		return err;
-	if (path_is_reserved(vpath))
-		return gate_refuse(s, id, "rmdir", vpath, gate_path(s, GATE_RMDIR, vpath, NULL, NULL));
-	/* Tell a missing directory apart from a refused one; the refusal does not depend on it. */
-	fd = path_open(s->root_fd, vpath, O_PATH | O_NOFOLLOW, 0);
-	if (fd < 0)
-		return reply_errno(s, id, fd, vpath);
-	err = fstat(fd, &st) < 0 ? errno : 0;
-	close(fd);
+	v = gate_path(s, POLICY_OP_RMDIR, vpath);
+	if (path_is_reserved(vpath) || strcmp(vpath, "/") == 0)
+		return gate_refuse(s, id, "rmdir", vpath, v.status != SSH_FX_OK ? v :
+				   gate_deny("the vault's root is kept"));
+	parent = path_open_parent(s->root_fd, vpath, &name);
+	if (parent < 0)
+		return reply_errno(s, id, parent, vpath);
+	/* Tell a missing directory apart from a refused one. */
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		err = errno;
+		close(parent);
+		return reply_errno(s, id, err, vpath);
+	}
+	if (v.status != SSH_FX_OK) {
+		close(parent);
+		return gate_refuse(s, id, "rmdir", vpath, v);
+	}
+	err = unlinkat(parent, name, AT_REMOVEDIR) < 0 ? errno : 0;
+	close(parent);
 	if (err != 0)
 		return reply_errno(s, id, err, vpath);
-	return gate_refuse(s, id, "rmdir", vpath, gate_path(s, GATE_RMDIR, vpath, &st, NULL));
+	quota_release(&s->quota, 0, 1);
+	log_line(&s->log, LOG_INFO, "rmdir \"%s\"", vpath);
+	return reply_status(s, id, SSH_FX_OK, NULL);
 }
 
 const struct sftp_request_type handlers_dir[] = {

@@ -53,7 +53,7 @@ process_statvfs(struct sftp_session *s, uint32_t id, struct reader *r)
 
 	if ((err = read_path(r, vpath, sizeof(vpath))) != 0)
 		return err;
-	if ((v = gate_path(s, GATE_READ, vpath, NULL, NULL)).status != SSH_FX_OK)
+	if ((v = gate_path(s, POLICY_OP_LIST, vpath)).status != SSH_FX_OK)
 		return gate_refuse(s, id, "statvfs", vpath, v);
 	fd = path_open(s->root_fd, vpath, O_PATH, 0);
 	if (fd < 0)

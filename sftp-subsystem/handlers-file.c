@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* OPEN, CLOSE, READ, WRITE, FSTAT, FSETSTAT: uploads and reads of files. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +67,8 @@ open_for_reading(struct sftp_session *s, uint32_t id, const char *vpath)
 /* A new upload into a partial file; parent_fd is handed over. */
 static int
 open_upload(struct sftp_session *s, uint32_t id, const char *vpath, int parent_fd,
-	    const char *name, uint32_t pflags, const struct sftp_attrs *a, bool existed)
+	    const char *name, uint32_t pflags, const struct sftp_attrs *a, bool existed,
+	    struct gate_verdict v)
 {
 	mode_t mode = a->flags & SSH_FILEXFER_ATTR_PERMISSIONS ? a->perm & 0777 : 0666;
 	struct handle *h;
@@ -84,17 +86,178 @@ open_upload(struct sftp_session *s, uint32_t id, const char *vpath, int parent_f
 		return reply_errno(s, id, ENOMEM, NULL);
 	}
 	h->target_name = h->path + (name - vpath);
+	/* The partial file is a new inode whatever becomes of it. */
+	if (!quota_take_file(&s->quota)) {
+		handle_free(&s->handles, h);
+		return reply_quota(s, id, vpath, "files");
+	}
 	h->mode = mode & VAULT_MODE_MASK;
+	h->cls = v.cls;
+	h->rule = v.rule;
 	h->readable = pflags & SSH_FXF_READ;
 	h->existed = existed;
-	fd = upload_begin(parent_fd, name, pflags & SSH_FXF_APPEND, h->part_name);
+	h->append = pflags & SSH_FXF_APPEND;
+	fd = upload_begin(parent_fd, name, h->append, h->part_name);
 	if (fd < 0) {
+		quota_release(&s->quota, 0, 1);
 		h->part_name[0] = '\0';
 		handle_free(&s->handles, h);
 		return reply_errno(s, id, fd, vpath);
 	}
 	h->fd = fd;
 	return reply_handle(s, id, h);
+}
+
+/* Counts the files beside vpath that the same rule decides (mutable max-files). */
+static uint64_t
+count_rule_files(const struct policy_profile *prof, int parent_fd, const char *vpath,
+		 const struct policy_rule *rule)
+{
+	char path[VAULT_PATH_MAX];
+	const char *slash = strrchr(vpath, '/');
+	size_t dirlen = (size_t)(slash - vpath);
+	uint64_t n = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	fd = openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return UINT64_MAX;	/* cannot tell: the limit holds */
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_REG || name_is_reserved(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%.*s/%s", (int)dirlen, vpath, de->d_name);
+		if (policy_match(prof, path) == rule)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * A temp or mutable file that exists: ordinary semantics, opened for
+ * writing in place. Only a regular file with one link qualifies, checked on
+ * the descriptor itself, so no link can lead the write to a sealed file.
+ */
+static int
+open_existing_for_write(struct sftp_session *s, uint32_t id, const char *vpath, int parent_fd,
+			const char *name, uint32_t pflags, struct gate_verdict v)
+{
+	int flags = (pflags & SSH_FXF_READ ? O_RDWR : O_WRONLY) | O_NOFOLLOW | O_NONBLOCK |
+		    O_NOCTTY | O_CLOEXEC | (pflags & SSH_FXF_APPEND ? O_APPEND : 0);
+	struct handle *h;
+	struct stat st;
+	int fd, err;
+
+	fd = openat(parent_fd, name, flags);
+	close(parent_fd);
+	if (fd < 0)
+		return errno == ELOOP ? reply_status(s, id, SSH_FX_FAILURE, "not a regular file") :
+					reply_errno(s, id, errno, vpath);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		return reply_status(s, id, SSH_FX_FAILURE, "not a regular file with a single name");
+	}
+	if (pflags & SSH_FXF_TRUNC) {
+		if (ftruncate(fd, 0) < 0) {
+			err = errno;
+			close(fd);
+			return reply_errno(s, id, err, vpath);
+		}
+		quota_release(&s->quota, (uint64_t)st.st_size, 0);
+		st.st_size = 0;
+	}
+	h = handle_new(&s->handles, HANDLE_FILE);
+	if (h == NULL) {
+		close(fd);
+		return reply_no_handles(s, id);
+	}
+	h->fd = fd;
+	h->writable = true;
+	h->size = (uint64_t)st.st_size;
+	h->append = pflags & SSH_FXF_APPEND;
+	h->readable = pflags & SSH_FXF_READ;
+	h->cls = v.cls;
+	h->rule = v.rule;
+	h->path = strdup(vpath);
+	if (h->path == NULL) {
+		handle_free(&s->handles, h);
+		return reply_errno(s, id, ENOMEM, NULL);
+	}
+	return reply_handle(s, id, h);
+}
+
+static int
+open_new(struct sftp_session *s, uint32_t id, const char *vpath, int parent_fd, const char *name,
+	 uint32_t pflags, const struct sftp_attrs *a)
+{
+	struct gate_verdict v;
+
+	if (!(pflags & SSH_FXF_CREAT)) {
+		close(parent_fd);
+		return reply_errno(s, id, ENOENT, vpath);
+	}
+	v = gate_path(s, POLICY_OP_CREATE, vpath);
+	if (v.status != SSH_FX_OK) {
+		close(parent_fd);
+		return gate_refuse(s, id, "create", vpath, v);
+	}
+	if (v.cls == POLICY_MUTABLE && v.rule != NULL && v.rule->max_files > 0 &&
+	    count_rule_files(s->profile, parent_fd, vpath, v.rule) >= v.rule->max_files) {
+		close(parent_fd);
+		return gate_refuse(s, id, "create", vpath, gate_deny("too many files of this kind"));
+	}
+	return open_upload(s, id, vpath, parent_fd, name, pflags, a, false, v);
+}
+
+/* The name exists: a sealed file is never opened for writing, whatever the flags. */
+static int
+open_existing(struct sftp_session *s, uint32_t id, const char *vpath, int parent_fd, const char *name,
+	      uint32_t pflags, const struct sftp_attrs *a, const struct stat *st)
+{
+	struct gate_verdict v;
+	const char *op;
+
+	if ((pflags & (SSH_FXF_CREAT | SSH_FXF_EXCL)) == (SSH_FXF_CREAT | SSH_FXF_EXCL)) {
+		close(parent_fd);
+		return reply_errno(s, id, EEXIST, vpath);
+	}
+	if (!(pflags & (SSH_FXF_WRITE | SSH_FXF_APPEND | SSH_FXF_TRUNC))) {
+		close(parent_fd);
+		v = gate_path(s, POLICY_OP_READ, vpath);
+		if (v.status != SSH_FX_OK)
+			return gate_refuse(s, id, "read", vpath, v);
+		/* Never open a FIFO, socket or device: it could block or do anything. */
+		if (!S_ISREG(st->st_mode) && !S_ISLNK(st->st_mode))
+			return reply_status(s, id, SSH_FX_FAILURE, "not a regular file");
+		return open_for_reading(s, id, vpath);
+	}
+	if (S_ISDIR(st->st_mode)) {
+		close(parent_fd);
+		return reply_errno(s, id, EISDIR, vpath);
+	}
+	if (pflags & SSH_FXF_APPEND) {
+		op = "append";
+		v = gate_path(s, POLICY_OP_APPEND, vpath);
+	} else if (pflags & SSH_FXF_WRITE) {
+		op = "overwrite";
+		v = gate_path(s, POLICY_OP_REPLACE, vpath);
+	} else {
+		op = "truncate";
+		v = gate_path(s, POLICY_OP_TRUNCATE, vpath);
+	}
+	if (v.status != SSH_FX_OK) {
+		close(parent_fd);
+		return gate_refuse(s, id, op, vpath, v);
+	}
+	/* Sealed: compared at CLOSE. Versioned: the old one goes to the attic at CLOSE. */
+	if (v.action == POLICY_COMPARE || v.action == POLICY_ATTIC)
+		return open_upload(s, id, vpath, parent_fd, name, pflags, a, true, v);
+	return open_existing_for_write(s, id, vpath, parent_fd, name, pflags, v);
 }
 
 static int
@@ -106,7 +269,6 @@ process_open(struct sftp_session *s, uint32_t id, struct reader *r)
 	const char *name;
 	uint32_t pflags;
 	struct stat st;
-	bool exists;
 	int err, parent;
 
 	if ((err = read_path(r, vpath, sizeof(vpath))) != 0 ||
@@ -116,185 +278,21 @@ process_open(struct sftp_session *s, uint32_t id, struct reader *r)
 	describe_pflags(pflags, flags, sizeof(flags));
 	log_line(&s->log, LOG_INFO, "open \"%s\" flags %s", vpath, flags);
 
-	if ((v = gate_path(s, GATE_READ, vpath, NULL, NULL)).status != SSH_FX_OK)
+	if ((v = gate_path(s, POLICY_OP_LIST, vpath)).status != SSH_FX_OK)
 		return gate_refuse(s, id, "open", vpath, v);
 	if (strcmp(vpath, "/") == 0)
 		return reply_errno(s, id, EISDIR, vpath);
 	parent = path_open_parent(s->root_fd, vpath, &name);
 	if (parent < 0)
 		return reply_errno(s, id, parent, vpath);
-	exists = fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-	if (!exists && errno != ENOENT) {
-		err = -errno;
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return open_existing(s, id, vpath, parent, name, pflags, &a, &st);
+	err = errno;
+	if (err != ENOENT) {
 		close(parent);
 		return reply_errno(s, id, err, vpath);
 	}
-
-	if (!exists) {
-		if (!(pflags & SSH_FXF_CREAT)) {
-			close(parent);
-			return reply_errno(s, id, ENOENT, vpath);
-		}
-		if ((v = gate_path(s, GATE_CREATE, vpath, NULL, NULL)).status != SSH_FX_OK) {
-			close(parent);
-			return gate_refuse(s, id, "create", vpath, v);
-		}
-		return open_upload(s, id, vpath, parent, name, pflags, &a, false);
-	}
-
-	/* The name exists: it is never opened for writing, whatever the flags. */
-	if ((pflags & (SSH_FXF_CREAT | SSH_FXF_EXCL)) == (SSH_FXF_CREAT | SSH_FXF_EXCL)) {
-		close(parent);
-		return reply_errno(s, id, EEXIST, vpath);
-	}
-	if (pflags & SSH_FXF_APPEND) {
-		close(parent);
-		return gate_refuse(s, id, "append", vpath, gate_path(s, GATE_APPEND, vpath, &st, NULL));
-	}
-	if (pflags & SSH_FXF_WRITE) {
-		if (S_ISDIR(st.st_mode)) {
-			close(parent);
-			return reply_errno(s, id, EISDIR, vpath);
-		}
-		if ((v = gate_path(s, GATE_REUPLOAD, vpath, &st, NULL)).status != SSH_FX_OK) {
-			close(parent);
-			return gate_refuse(s, id, "overwrite", vpath, v);
-		}
-		return open_upload(s, id, vpath, parent, name, pflags, &a, true);
-	}
-	close(parent);
-	if (pflags & SSH_FXF_TRUNC)
-		return gate_refuse(s, id, "truncate", vpath, gate_path(s, GATE_TRUNCATE, vpath, &st, NULL));
-	/* Never open a FIFO, socket or device: it could block or do anything. */
-	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
-		return reply_status(s, id, SSH_FX_FAILURE, "not a regular file");
-	return open_for_reading(s, id, vpath);
-}
-
-/* Ends an upload whose partial file was published or discarded: nothing left to abandon. */
-static void
-upload_done(struct sftp_session *s, struct handle *h)
-{
-	close(h->fd);
-	h->fd = -1;
-	handle_free(&s->handles, h);
-}
-
-/* Hands ro_fd (or its error) to the seal hook and closes it. 0 without a hook. */
-static int
-seal_fd(struct sftp_session *s, const char *vpath, int ro_fd)
-{
-	int err;
-
-	if (s->hooks.seal == NULL)
-		return 0;
-	if (ro_fd < 0)
-		return ro_fd;
-	err = s->hooks.seal(s->hooks.ctx, ro_fd, vpath);
-	close(ro_fd);
-	return err;
-}
-
-static int
-reply_not_sealed(struct sftp_session *s, uint32_t id, const char *vpath, int err)
-{
-	char msg[VAULT_PATH_MAX + 128];
-
-	log_line(&s->log, LOG_ERR, "close \"%s\": stored but not sealed: %s", vpath, status_errno_text(err));
-	snprintf(msg, sizeof(msg), "%s: stored, but the vault could not seal it: %s", vpath,
-		 status_errno_text(err));
-	return reply_status(s, id, SSH_FX_FAILURE, msg);
-}
-
-/* The name exists (it did at OPEN, or appeared since): identical content is a harmless retry. */
-static int
-close_reupload(struct sftp_session *s, uint32_t id, struct handle *h)
-{
-	int same = upload_same_as_existing(h->fd, h->parent_fd, h->target_name);
-	int err;
-
-	if (same < 0) {
-		log_line(&s->log, LOG_ERR, "close \"%s\": comparing with the stored file failed: %s",
-			 h->path, status_errno_text(same));
-		err = reply_errno(s, id, same, h->path);
-		handle_free(&s->handles, h);
-		return err;
-	}
-	(void)upload_discard(h->parent_fd, h->part_name);
-	if (same == 1) {
-		/* The retry succeeds only once the stored file is sealed, as the first upload would. */
-		int ro_fd = openat(h->parent_fd, h->target_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-
-		log_line(&s->log, LOG_INFO, "close \"%s\": identical re-upload, nothing changed", h->path);
-		err = seal_fd(s, h->path, ro_fd < 0 ? -errno : ro_fd);
-		if (err < 0)
-			err = reply_not_sealed(s, id, h->path, err);
-		else
-			err = reply_status(s, id, SSH_FX_OK, NULL);
-	} else {
-		err = gate_refuse(s, id, "overwrite", h->path,
-				  gate_path(s, GATE_OVERWRITE, h->path, NULL, NULL));
-	}
-	upload_done(s, h);
-	return err;
-}
-
-static int
-close_upload(struct sftp_session *s, uint32_t id, struct handle *h)
-{
-	char msg[VAULT_PATH_MAX + 128];
-	int err, ro_fd = -1;
-
-	if (h->failed) {
-		log_line(&s->log, LOG_NOTICE, "close \"%s\": a write failed, upload left unpublished", h->path);
-		snprintf(msg, sizeof(msg), "%s: a write failed, upload not stored; send it again", h->path);
-		handle_free(&s->handles, h);
-		return reply_status(s, id, SSH_FX_FAILURE, msg);
-	}
-	if (s->hooks.seal != NULL) {
-		/*
-		 * The broker gets a read-only descriptor of exactly the inode we
-		 * publish. The partial is 0600 until now, so this cannot fail on
-		 * permissions; if it fails anyway, nothing is published unsealed.
-		 */
-		ro_fd = openat(h->parent_fd, h->part_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (ro_fd < 0) {
-			err = -errno;
-			handle_free(&s->handles, h);
-			return reply_errno(s, id, err, NULL);
-		}
-	}
-	if (fchmod(h->fd, h->mode) < 0) {
-		err = -errno;
-		if (ro_fd >= 0)
-			close(ro_fd);
-		handle_free(&s->handles, h);
-		return reply_errno(s, id, err, NULL);
-	}
-	err = upload_publish(h->parent_fd, h->part_name, h->target_name);
-	if (err == -EEXIST) {
-		if (ro_fd >= 0)
-			close(ro_fd);
-		return close_reupload(s, id, h);
-	}
-	if (err < 0) {
-		if (ro_fd >= 0)
-			close(ro_fd);
-		log_line(&s->log, LOG_ERR, "close \"%s\": publishing failed: %s", h->path,
-			 status_errno_text(err));
-		handle_free(&s->handles, h);
-		return reply_errno(s, id, err, h->path);
-	}
-	log_line(&s->log, LOG_INFO, "close \"%s\": stored, %llu bytes written", h->path,
-		 (unsigned long long)h->bytes_written);
-	err = seal_fd(s, h->path, ro_fd);
-	if (err < 0) {
-		err = reply_not_sealed(s, id, h->path, err);
-		upload_done(s, h);
-		return err;
-	}
-	upload_done(s, h);
-	return reply_status(s, id, SSH_FX_OK, NULL);
+	return open_new(s, id, vpath, parent, name, pflags, &a);
 }
 
 static int
@@ -309,7 +307,7 @@ process_close(struct sftp_session *s, uint32_t id, struct reader *r)
 	if (h == NULL)
 		return reply_bad_handle(s, id);
 	if (h->kind == HANDLE_UPLOAD)
-		return close_upload(s, id, h);
+		return upload_close(s, id, h);
 	log_line(&s->log, LOG_INFO, "close \"%s\": %llu bytes read", h->path,
 		 (unsigned long long)h->bytes_read);
 	handle_free(&s->handles, h);
@@ -390,7 +388,7 @@ process_write(struct sftp_session *s, uint32_t id, struct reader *r)
 {
 	const uint8_t *data;
 	struct handle *h;
-	uint64_t offset;
+	uint64_t offset, end, growth;
 	size_t len;
 	int err;
 
@@ -400,16 +398,27 @@ process_write(struct sftp_session *s, uint32_t id, struct reader *r)
 		return err;
 	if (h == NULL || h->kind == HANDLE_DIR)
 		return reply_bad_handle(s, id);
-	if (h->kind != HANDLE_UPLOAD)
+	if (h->kind != HANDLE_UPLOAD && !h->writable)
 		return gate_refuse(s, id, "write", h->path,
-				   (struct gate_verdict){ SSH_FX_PERMISSION_DENIED,
-							  "opened for reading, write-once vault refuses writes" });
+				   gate_deny("opened for reading, write-once vault refuses writes"));
 	if (offset > INT64_MAX - len) {
 		h->failed = true;
 		return reply_errno(s, id, EFBIG, h->path);
 	}
+	if (h->cls == POLICY_MUTABLE && h->rule != NULL && h->rule->max_size > 0 &&
+	    offset + len > h->rule->max_size) {
+		h->failed = true;
+		return gate_refuse(s, id, "write", h->path, gate_deny("file too large for its kind"));
+	}
+	end = h->append ? h->size + len : offset + len;
+	growth = end > h->size ? end - h->size : 0;
+	if (!quota_take_bytes(&s->quota, growth)) {
+		h->failed = true;
+		return reply_quota(s, id, h->path, "bytes");
+	}
 	err = write_all(h->fd, data, len, offset);
 	if (err < 0) {
+		quota_release(&s->quota, growth, 0);
 		/* Whatever failed, the file is no longer what the client sent: never publish it. */
 		h->failed = true;
 		log_line(&s->log, LOG_NOTICE, "write \"%s\" at %llu failed: %s", h->path,
@@ -417,6 +426,8 @@ process_write(struct sftp_session *s, uint32_t id, struct reader *r)
 		return reply_errno(s, id, err, h->path);
 	}
 	h->bytes_written += len;
+	if (end > h->size)
+		h->size = end;
 	return reply_status(s, id, SSH_FX_OK, NULL);
 }
 
@@ -444,22 +455,23 @@ process_fstat(struct sftp_session *s, uint32_t id, struct reader *r)
 }
 
 int
-setstat_finished(struct sftp_session *s, uint32_t id, const char *op, int fd,
-		 const char *vpath, const struct sftp_attrs *a)
+setstat_apply(struct sftp_session *s, uint32_t id, const char *op, int fd,
+	      const char *vpath, const struct sftp_attrs *a)
 {
+	struct sftp_attrs apply;
 	struct gate_verdict v;
 	struct stat st;
+	int err;
 
 	if (fstat(fd, &st) < 0)
 		return reply_errno(s, id, errno, vpath);
-	v = gate_path(s, GATE_SETSTAT, vpath, &st, a);
+	v = gate_setstat(s, vpath, &st, a, &apply);
 	if (v.status != SSH_FX_OK)
 		return gate_refuse(s, id, op, vpath, v);
-	/* The gate let through at most a permission change; apply only that. */
-	if (a->flags & SSH_FILEXFER_ATTR_PERMISSIONS && (a->perm & 07777) != (st.st_mode & 07777) &&
-	    fchmod(fd, a->perm & 07777) < 0)
-		return reply_errno(s, id, errno, vpath);
-	log_line(&s->log, LOG_INFO, "%s \"%s\": permitted (changes no content)", op, vpath);
+	if ((err = attrs_apply(fd, &apply)) != 0)
+		return reply_errno(s, id, err, vpath);
+	if (v.action == POLICY_IGNORE)
+		log_line(&s->log, LOG_INFO, "%s \"%s\": %s", op, vpath, v.reason);
 	return reply_status(s, id, SSH_FX_OK, NULL);
 }
 
@@ -476,19 +488,28 @@ process_fsetstat(struct sftp_session *s, uint32_t id, struct reader *r)
 	if (h == NULL)
 		return reply_bad_handle(s, id);
 	if (h->kind != HANDLE_UPLOAD)
-		return setstat_finished(s, id, "fsetstat", handle_fd(h), h->path, &a);
+		return setstat_apply(s, id, "fsetstat", handle_fd(h), h->path, &a);
 	/* The file is still being written: its attributes are the client's to set, except owners. */
 	if (a.flags & SSH_FILEXFER_ATTR_UIDGID)
-		return gate_refuse(s, id, "fsetstat", h->path,
-				   (struct gate_verdict){ SSH_FX_PERMISSION_DENIED,
-							  "the vault sets file ownership" });
+		return gate_refuse(s, id, "fsetstat", h->path, gate_deny("the vault sets file ownership"));
 	/* Permissions wait for CLOSE: the partial must stay readable for the seal broker. */
 	if (a.flags & SSH_FILEXFER_ATTR_PERMISSIONS) {
 		h->mode = a.perm & VAULT_MODE_MASK;
 		a.flags &= ~SSH_FILEXFER_ATTR_PERMISSIONS;
 	}
-	if ((err = attrs_apply(h->fd, &a)) != 0)
+	if (a.flags & SSH_FILEXFER_ATTR_SIZE && a.size > h->size &&
+	    !quota_take_bytes(&s->quota, a.size - h->size))
+		return reply_quota(s, id, h->path, "bytes");
+	if ((err = attrs_apply(h->fd, &a)) != 0) {
+		if (a.flags & SSH_FILEXFER_ATTR_SIZE && a.size > h->size)
+			quota_release(&s->quota, a.size - h->size, 0);
 		return reply_errno(s, id, err, h->path);
+	}
+	if (a.flags & SSH_FILEXFER_ATTR_SIZE) {
+		if (a.size < h->size)
+			quota_release(&s->quota, h->size - a.size, 0);
+		h->size = a.size;
+	}
 	return reply_status(s, id, SSH_FX_OK, NULL);
 }
 

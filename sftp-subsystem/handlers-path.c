@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "attic.h"
 #include "engine.h"
 #include "gate.h"
 #include "sftp-proto.h"
@@ -42,7 +44,7 @@ stat_common(struct sftp_session *s, uint32_t id, struct reader *r, bool follow)
 
 	if ((err = read_path(r, vpath, sizeof(vpath))) != 0)
 		return err;
-	if ((v = gate_path(s, GATE_READ, vpath, NULL, NULL)).status != SSH_FX_OK)
+	if ((v = gate_path(s, POLICY_OP_LIST, vpath)).status != SSH_FX_OK)
 		return gate_refuse(s, id, follow ? "stat" : "lstat", vpath, v);
 	if (follow) {
 		fd = path_open(s->root_fd, vpath, O_PATH, 0);
@@ -82,20 +84,21 @@ setstat_common(struct sftp_session *s, uint32_t id, struct reader *r, bool follo
 
 	if ((err = read_path(r, vpath, sizeof(vpath))) != 0 || (err = attrs_decode(r, &a)) != 0)
 		return err;
-	if ((v = gate_path(s, GATE_READ, vpath, NULL, NULL)).status != SSH_FX_OK)
+	if ((v = gate_path(s, POLICY_OP_LIST, vpath)).status != SSH_FX_OK)
 		return gate_refuse(s, id, op, vpath, v);
 	if (!follow) {
 		/* A symlink itself has no attributes the vault lets anyone change. */
 		if ((err = lstat_in_root(s, vpath, &st)) < 0)
 			return reply_errno(s, id, err, vpath);
 		if (S_ISLNK(st.st_mode))
-			return gate_refuse(s, id, op, vpath, gate_path(s, GATE_SETSTAT, vpath, &st, &a));
+			return gate_refuse(s, id, op, vpath,
+					   gate_deny("a symlink has no attributes the vault lets anyone change"));
 	}
 	/* The change goes through an fd of the resolved file, never through a path. */
 	fd = path_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW), 0);
 	if (fd < 0)
 		return reply_errno(s, id, fd, vpath);
-	err = setstat_finished(s, id, op, fd, vpath, &a);
+	err = setstat_apply(s, id, op, fd, vpath, &a);
 	close(fd);
 	return err;
 }
@@ -116,14 +119,38 @@ static int
 process_remove(struct sftp_session *s, uint32_t id, struct reader *r)
 {
 	char vpath[VAULT_PATH_MAX];
-	struct stat st = { 0 };
-	int err;
+	struct gate_verdict v;
+	const char *name;
+	struct stat st;
+	int err, parent;
 
 	if ((err = read_path(r, vpath, sizeof(vpath))) != 0)
 		return err;
-	if (!path_is_reserved(vpath) && (err = lstat_in_root(s, vpath, &st)) < 0)
+	v = gate_path(s, POLICY_OP_REMOVE, vpath);
+	if (path_is_reserved(vpath) || strcmp(vpath, "/") == 0)
+		return gate_refuse(s, id, "remove", vpath, v.status != SSH_FX_OK ? v :
+				   gate_deny("the vault's root is kept"));
+	parent = path_open_parent(s->root_fd, vpath, &name);
+	if (parent < 0)
+		return reply_errno(s, id, parent, vpath);
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		err = errno;
+	else if (v.status != SSH_FX_OK)
+		err = -1;
+	else if (S_ISDIR(st.st_mode))
+		err = EISDIR;
+	else if (v.action == POLICY_ATTIC)
+		err = -attic_move(s->root_fd, parent, name, vpath);
+	else if ((err = unlinkat(parent, name, 0) < 0 ? errno : 0) == 0)
+		quota_release(&s->quota, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, 1);
+	close(parent);
+	if (err == -1)
+		return gate_refuse(s, id, "remove", vpath, v);
+	if (err != 0)
 		return reply_errno(s, id, err, vpath);
-	return gate_refuse(s, id, "remove", vpath, gate_path(s, GATE_REMOVE, vpath, &st, NULL));
+	log_line(&s->log, v.action == POLICY_ATTIC ? LOG_NOTICE : LOG_INFO, "remove \"%s\": %s", vpath,
+		 v.action == POLICY_ATTIC ? "moved to the attic" : "removed");
+	return reply_status(s, id, SSH_FX_OK, NULL);
 }
 
 static int
@@ -137,32 +164,101 @@ process_realpath(struct sftp_session *s, uint32_t id, struct reader *r)
 	return reply_name(s, id, vpath);
 }
 
+/*
+ * A rename publishes a temp upload under its final name: only a regular
+ * temp file may move (a directory could carry sealed files with it), and
+ * the target's class decides. Plain RENAME never replaces (SFTP v3, as
+ * OpenSSH); posix-rename replaces what the target's class lets go.
+ */
 static int
-rename_common(struct sftp_session *s, uint32_t id, struct reader *r, const char *op)
+rename_common(struct sftp_session *s, uint32_t id, struct reader *r, const char *op, bool posix)
 {
 	char from[VAULT_PATH_MAX], to[VAULT_PATH_MAX];
-	struct stat st = { 0 };
-	int err;
+	const char *from_name, *to_name;
+	struct gate_verdict v;
+	struct stat st;
+	int err, from_dir = -1, to_dir = -1, ro_fd = -1;
 
 	if ((err = read_path(r, from, sizeof(from))) != 0 || (err = read_path(r, to, sizeof(to))) != 0)
 		return err;
-	if (path_is_reserved(to))
-		return gate_refuse(s, id, op, to, gate_path(s, GATE_RENAME, to, NULL, NULL));
-	if (!path_is_reserved(from) && (err = lstat_in_root(s, from, &st)) < 0)
+	if ((v = gate_path(s, POLICY_OP_RENAME_FROM, from)).status != SSH_FX_OK && path_is_reserved(from))
+		return gate_refuse(s, id, op, from, v);
+	if (strcmp(from, "/") == 0 || strcmp(to, "/") == 0)
+		return gate_refuse(s, id, op, from, gate_deny("the vault's root is kept"));
+	from_dir = path_open_parent(s->root_fd, from, &from_name);
+	if (from_dir < 0)
+		return reply_errno(s, id, from_dir, from);
+	if (fstatat(from_dir, from_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		err = errno;
+		close(from_dir);
 		return reply_errno(s, id, err, from);
-	return gate_refuse(s, id, op, from, gate_path(s, GATE_RENAME, from, &st, NULL));
+	}
+	if (v.status != SSH_FX_OK || !S_ISREG(st.st_mode)) {
+		close(from_dir);
+		return gate_refuse(s, id, op, from, v.status != SSH_FX_OK ? v :
+				   gate_deny("only files are renamed in the vault"));
+	}
+	to_dir = path_open_parent(s->root_fd, to, &to_name);
+	if (to_dir < 0) {
+		close(from_dir);
+		return reply_errno(s, id, to_dir, to);
+	}
+	if (fstatat(to_dir, to_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		v = posix ? gate_path(s, POLICY_OP_RENAME_TO_EXISTING, to) : gate_path(s, POLICY_OP_RENAME_TO_NEW, to);
+		if (!posix && v.status == SSH_FX_OK) {
+			err = EEXIST;		/* v3 RENAME never replaces */
+			goto out;
+		}
+		if (v.status == SSH_FX_OK && !S_ISREG(st.st_mode))
+			v = gate_deny("only a file can be replaced");
+	} else {
+		v = gate_path(s, POLICY_OP_RENAME_TO_NEW, to);
+	}
+	if (v.status != SSH_FX_OK) {
+		close(from_dir);
+		close(to_dir);
+		return gate_refuse(s, id, op, to, v);
+	}
+	if (policy_class_seals(v.cls) && s->hooks.seal != NULL &&
+	    (ro_fd = openat(from_dir, from_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		err = errno;
+		goto out;
+	}
+	if (v.action == POLICY_ATTIC && (err = -attic_move(s->root_fd, to_dir, to_name, to)) != 0)
+		goto out;
+	if (v.action == POLICY_ALLOW && posix && fstatat(to_dir, to_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		err = renameat(from_dir, from_name, to_dir, to_name) < 0 ? errno : 0;
+		if (err == 0)
+			quota_release(&s->quota, (uint64_t)st.st_size, 1);
+	}
+	else
+		err = renameat2(from_dir, from_name, to_dir, to_name, RENAME_NOREPLACE) < 0 ? errno : 0;
+out:
+	close(from_dir);
+	close(to_dir);
+	if (err != 0) {
+		if (ro_fd >= 0)
+			close(ro_fd);
+		return reply_errno(s, id, err, to);
+	}
+	log_line(&s->log, LOG_INFO, "%s \"%s\" to \"%s\": stored as %s", op, from, to, policy_class_name(v.cls));
+	if (policy_class_seals(v.cls) && (err = seal_fd(s, to, ro_fd)) < 0)
+		return reply_not_sealed(s, id, to, err);
+	if (ro_fd >= 0 && !policy_class_seals(v.cls))
+		close(ro_fd);
+	return reply_status(s, id, SSH_FX_OK, NULL);
 }
 
 static int
 process_rename(struct sftp_session *s, uint32_t id, struct reader *r)
 {
-	return rename_common(s, id, r, "rename");
+	return rename_common(s, id, r, "rename", false);
 }
 
 static int
 process_posix_rename(struct sftp_session *s, uint32_t id, struct reader *r)
 {
-	return rename_common(s, id, r, "posix-rename");
+	return rename_common(s, id, r, "posix-rename", true);
 }
 
 static int
@@ -176,7 +272,7 @@ process_readlink(struct sftp_session *s, uint32_t id, struct reader *r)
 
 	if ((err = read_path(r, vpath, sizeof(vpath))) != 0)
 		return err;
-	if ((v = gate_path(s, GATE_READ, vpath, NULL, NULL)).status != SSH_FX_OK)
+	if ((v = gate_path(s, POLICY_OP_LIST, vpath)).status != SSH_FX_OK)
 		return gate_refuse(s, id, "readlink", vpath, v);
 	parent = path_open_parent(s->root_fd, vpath, &name);
 	if (parent < 0)
@@ -197,26 +293,26 @@ process_readlink(struct sftp_session *s, uint32_t id, struct reader *r)
  * refusal names the link the client tried to create.
  */
 static int
-link_common(struct sftp_session *s, uint32_t id, struct reader *r, const char *op, enum gate_op gop)
+link_common(struct sftp_session *s, uint32_t id, struct reader *r, const char *op)
 {
 	char first[VAULT_PATH_MAX], link[VAULT_PATH_MAX];
 	int err;
 
 	if ((err = read_path(r, first, sizeof(first))) != 0 || (err = read_path(r, link, sizeof(link))) != 0)
 		return err;
-	return gate_refuse(s, id, op, link, gate_path(s, gop, link, NULL, NULL));
+	return gate_refuse(s, id, op, link, gate_path(s, POLICY_OP_LINK, link));
 }
 
 static int
 process_symlink(struct sftp_session *s, uint32_t id, struct reader *r)
 {
-	return link_common(s, id, r, "symlink", GATE_SYMLINK);
+	return link_common(s, id, r, "symlink");
 }
 
 static int
 process_hardlink(struct sftp_session *s, uint32_t id, struct reader *r)
 {
-	return link_common(s, id, r, "hardlink", GATE_HARDLINK);
+	return link_common(s, id, r, "hardlink");
 }
 
 const struct sftp_request_type handlers_path[] = {

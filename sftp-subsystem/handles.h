@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "policy.h"
 #include "upload.h"
 
 #define HANDLE_WIRE_SIZE 8
@@ -36,9 +37,15 @@ struct handle {
 	char part_name[UPLOAD_PART_NAME_SIZE];
 	mode_t mode;		/* permissions the published file gets */
 	bool readable;		/* opened with READ as well */
+	bool writable;		/* a HANDLE_FILE of a temp or mutable file opened for writing */
+	bool attic_replace;	/* an upload that replaces a versioned file: old one to the attic */
+	enum policy_class cls;	/* of the path at OPEN */
+	const struct policy_rule *rule;
 	bool existed;		/* the name existed at OPEN: a re-upload */
 	bool failed;		/* a write failed: never publish */
 	uint64_t bytes_read, bytes_written;
+	uint64_t size;		/* the file's size as far as this handle knows (quota) */
+	bool append;		/* O_APPEND: every write grows the file */
 };
 
 struct handles {

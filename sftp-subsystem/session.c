@@ -50,6 +50,15 @@ sftp_session_new(const struct sftp_session_config *config, const struct sftp_hoo
 		return -ENOMEM;
 	}
 	s->log = (struct sftp_log){ .hooks = &s->hooks, .label = s->label };
+	s->profile = config->profile;
+	s->write_only = config->write_only;
+	s->quota = (struct quota){ .max_bytes = config->quota_bytes, .max_files = config->quota_files };
+	if ((s->quota.max_bytes != 0 || s->quota.max_files != 0) &&
+	    (err = quota_scan(s->root_fd, &s->quota.bytes, &s->quota.files)) < 0) {
+		/* Without a count the quota cannot hold: no session rather than no limit. */
+		sftp_session_free(s);
+		return err;
+	}
 	*ret = s;
 	return 0;
 }
@@ -138,6 +147,19 @@ reply_errno(struct sftp_session *s, uint32_t id, int err, const char *path)
 	else
 		snprintf(msg, sizeof(msg), "%s", status_errno_text(err));
 	return reply_status(s, id, status_from_errno(err), msg);
+}
+
+int
+reply_quota(struct sftp_session *s, uint32_t id, const char *vpath, const char *what)
+{
+	char msg[VAULT_PATH_MAX + 160];
+
+	log_line(&s->log, LOG_NOTICE, "quota exceeded (%s) at \"%s\": %llu bytes, %llu files in use",
+		 what, vpath, (unsigned long long)s->quota.bytes, (unsigned long long)s->quota.files);
+	snprintf(msg, sizeof(msg), "%s: quota exceeded: the vault holds %llu of %llu %s", vpath,
+		 (unsigned long long)(what[0] == 'b' ? s->quota.bytes : s->quota.files),
+		 (unsigned long long)(what[0] == 'b' ? s->quota.max_bytes : s->quota.max_files), what);
+	return reply_status(s, id, SSH_FX_FAILURE, msg);
 }
 
 int
@@ -236,7 +258,7 @@ process_init(struct sftp_session *s, struct reader *r)
 		return fail(s, &rp, err);
 	for (size_t i = 0; i < sizeof(handler_tables) / sizeof(handler_tables[0]); i++) {
 		for (const struct sftp_request_type *t = handler_tables[i]; t->name != NULL; t++) {
-			if (t->ext_name == NULL || !gate_advertise(t))
+			if (t->ext_name == NULL || !gate_advertise(s, t))
 				continue;
 			if ((err = buf_put_cstring(&s->out, t->ext_name)) != 0 ||
 			    (err = buf_put_cstring(&s->out, t->ext_version)) != 0)

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 struct sftp_session;
+struct policy_profile;
 
 /* Largest packet accepted (length field), and the read/write sizes advertised
  * through limits@openssh.com. Same numbers as OpenSSH's sftp-server, so that
@@ -64,6 +65,16 @@ struct sftp_session_config {
 	size_t n_groups;
 	/* Who is talking, for log lines ("tenant", "key SHA256:..", "from 1.2.3.4"). */
 	const char *client_label;
+	/*
+	 * The tenant's profile (policy.h), which must outlive the session.
+	 * NULL: every path is in the sealed, write-once class.
+	 */
+	const struct policy_profile *profile;
+	/* List the tree, but never read back the content of sealed files. */
+	bool write_only;
+	/* Quotas of the tenant (0: none), counted from a scan of the root at start. */
+	uint64_t quota_bytes;
+	uint64_t quota_files;
 };
 
 /* Returns 0 or a negative errno (-ENOMEM, -EBADF for a root_fd that is no directory). */

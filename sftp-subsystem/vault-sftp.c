@@ -23,6 +23,9 @@
 #include <unistd.h>
 
 #include "confine.h"
+#include "hash-command.h"
+#include "log.h"
+#include "policy.h"
 #include "session.h"
 
 #ifndef SEALVAULT_VERSION
@@ -34,6 +37,8 @@
 
 struct options {
 	bool login_shell;	/* started as "vault-sftp -c COMMAND" */
+	const char *config;
+	const char *tenant;
 	const char *root;
 	const char *label;
 	bool log_stderr;
@@ -47,11 +52,14 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: vault-sftp --root DIR [--log-stderr] [--log-level LEVEL]\n"
+		"       vault-sftp --config FILE [--tenant NAME] [--root DIR] [...]\n"
 		"                  [--max-handles N] [--label TEXT] [--require-landlock]\n"
 		"       vault-sftp -c 'vault-sftp --root DIR ...'   (as a login shell)\n"
 		"       vault-sftp --help | --version\n"
 		"\n"
 		"Serves SFTP on stdin/stdout with write-once semantics, confined to DIR.\n"
+		"With --config, the tenant (default: the one named like the login user, or\n"
+		"whose user it is) gives the root and the profile of path classes.\n"
 		"In DIR, %%u is the login name, %%U the uid, %%h the home directory, %%%% a %%.\n"
 		"LEVEL is error, notice (default), info or debug.\n");
 }
@@ -90,6 +98,8 @@ parse_args(int argc, char *argv[], struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "root", required_argument, NULL, 'r' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "tenant", required_argument, NULL, 'T' },
 		{ "log-stderr", no_argument, NULL, 'e' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "max-handles", required_argument, NULL, 'm' },
@@ -114,6 +124,8 @@ parse_args(int argc, char *argv[], struct options *o)
 		}
 		switch (c) {
 		case 'r': o->root = optarg; break;
+		case 'C': o->config = optarg; break;
+		case 'T': o->tenant = optarg; break;
 		case 'e': o->log_stderr = true; break;
 		case 'L': o->label = optarg; break;
 		case 'R': o->require_landlock = true; break;
@@ -138,8 +150,12 @@ parse_args(int argc, char *argv[], struct options *o)
 		fprintf(stderr, "vault-sftp: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
-	if (o->root == NULL) {
-		fprintf(stderr, "vault-sftp: this account only offers SFTP (--root is missing)\n");
+	if (o->root == NULL && o->config == NULL) {
+		fprintf(stderr, "vault-sftp: this account only offers SFTP (--root or --config is missing)\n");
+		return 2;
+	}
+	if (o->tenant != NULL && o->config == NULL) {
+		fprintf(stderr, "vault-sftp: --tenant needs --config\n");
 		return 2;
 	}
 	return 0;
@@ -314,6 +330,61 @@ raise_fd_limit(unsigned want_handles)
 	return want_handles;
 }
 
+#ifndef SEALVAULT_STATIC_BUILD
+/*
+ * The tenant this session serves: named by --tenant, else the one named
+ * like the login user, else the one whose user it is. A tenant of another
+ * user is refused: the command line cannot pick someone else's vault.
+ */
+static const struct policy_tenant *
+find_tenant(const struct policy *p, const char *wanted)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	const struct policy_tenant *t = NULL;
+
+	if (wanted != NULL)
+		t = policy_tenant(p, wanted);
+	else if (pw != NULL && (t = policy_tenant(p, pw->pw_name)) == NULL)
+		for (size_t i = 0; i < p->n_tenants && t == NULL; i++)
+			if (strcmp(p->tenants[i].user, pw->pw_name) == 0)
+				t = &p->tenants[i];
+	if (t == NULL) {
+		say(LOG_ERR, "no tenant %s%s in the configuration", wanted ? wanted : "for user ",
+		    wanted ? "" : (pw ? pw->pw_name : "?"));
+		return NULL;
+	}
+	if (getuid() != 0 && (pw == NULL || strcmp(t->user, pw->pw_name) != 0)) {
+		say(LOG_ERR, "tenant %s belongs to user %s, not to this one", t->name, t->user);
+		return NULL;
+	}
+	return t;
+}
+
+static int
+load_tenant(const struct options *o, struct policy **ret_policy, const struct policy_tenant **ret_tenant)
+{
+	struct policy_error perr = { 0 };
+	struct policy *p = NULL;
+	int err;
+
+	err = policy_load(o->config, &p, &perr);
+	if (err < 0) {
+		if (perr.line > 0)
+			say(LOG_ERR, "%s:%u: %s", perr.file, perr.line, perr.message);
+		else
+			say(LOG_ERR, "%s: %s", perr.file[0] ? perr.file : o->config, perr.message);
+		return err;
+	}
+	*ret_tenant = find_tenant(p, o->tenant);
+	if (*ret_tenant == NULL) {
+		policy_free(p);
+		return -ENOENT;
+	}
+	*ret_policy = p;
+	return 0;
+}
+#endif
+
 static int
 write_out(struct sftp_session *s)
 {
@@ -374,7 +445,7 @@ serve(struct sftp_session *s)
 }
 
 static int
-run(const struct options *o)
+run_session(const struct options *o, const struct policy_tenant *tenant, const struct hash_request *hash)
 {
 	char root[PATH_MAX], uid_label[32];
 	struct confine_options copts = { .require_landlock = o->require_landlock };
@@ -385,9 +456,15 @@ run(const struct options *o)
 	const char *what = NULL;
 	int err, root_fd, abi = 0;
 
-	err = expand_root(o->root, root, sizeof(root));
+	if (tenant != NULL) {
+		cfg.profile = tenant->profile;
+		cfg.write_only = tenant->write_only;
+		cfg.quota_bytes = tenant->quota_bytes;
+		cfg.quota_files = tenant->quota_files;
+	}
+	err = expand_root(o->root != NULL ? o->root : tenant->root, root, sizeof(root));
 	if (err < 0) {
-		say(LOG_ERR, "cannot expand --root '%s'", o->root);
+		say(LOG_ERR, "cannot expand the root '%s'", o->root != NULL ? o->root : tenant->root);
 		return 1;
 	}
 	root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -407,6 +484,11 @@ run(const struct options *o)
 	if (!log_to_stderr)
 		openlog("vault-sftp", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	signal(SIGPIPE, SIG_IGN);
+	if (hash != NULL && hash_prepare() < 0) {
+		say(LOG_ERR, "cannot load the digests");
+		close(root_fd);
+		return 1;
+	}
 	cfg.max_handles = raise_fd_limit(o->max_handles ? o->max_handles : SFTP_DEFAULT_HANDLES);
 
 	err = confine_self(root_fd, &copts, &abi, &what);
@@ -419,6 +501,11 @@ run(const struct options *o)
 		    "openat2 and seccomp only");
 	if (getuid() == 0)
 		say(LOG_WARNING, "WARNING: running as root; sshd should run vault-sftp as the tenant's user");
+	if (hash != NULL) {
+		err = hash_command(hash, root_fd, cfg.profile, cfg.write_only, stdout, stderr);
+		close(root_fd);
+		return err;
+	}
 
 	cfg.root_fd = root_fd;
 	cfg.users = names.users;
@@ -427,6 +514,8 @@ run(const struct options *o)
 	cfg.n_groups = names.n_groups;
 	if (o->label != NULL) {
 		cfg.client_label = o->label;
+	} else if (tenant != NULL) {
+		cfg.client_label = tenant->name;
 	} else if (names.user[0] != '\0') {
 		cfg.client_label = names.user;
 	} else {
@@ -447,6 +536,41 @@ run(const struct options *o)
 		return 1;
 	}
 	return 0;
+}
+
+static int
+run(const struct options *o)
+{
+	const char *asked = getenv("SSH_ORIGINAL_COMMAND");
+	const struct policy_tenant *tenant = NULL;
+	struct policy *policy = NULL;
+	struct hash_request hash;
+	enum client_command cmd;
+	int r;
+
+	/* Under a ForceCommand, sshd says what the client asked for. */
+	cmd = command_classify(asked, &hash);
+	if (cmd == COMMAND_REFUSED) {
+		char quoted[1024];
+
+		log_quote(quoted, sizeof(quoted), asked);
+		say(LOG_NOTICE, "refused command %s: only SFTP, md5sum and sha1sum are offered", quoted);
+		fprintf(stderr, "vault-sftp: this account offers only SFTP (and md5sum/sha1sum of stored files)\n");
+		return 1;
+	}
+
+	if (o->config != NULL) {
+#ifdef SEALVAULT_STATIC_BUILD
+		say(LOG_ERR, "--config is not available in the static build; use --root");
+		return 1;
+#else
+		if (load_tenant(o, &policy, &tenant) < 0)
+			return 1;
+#endif
+	}
+	r = run_session(o, tenant, cmd == COMMAND_HASH ? &hash : NULL);
+	policy_free(policy);
+	return r;
 }
 
 int

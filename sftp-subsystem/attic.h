@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The attic: where versioned files go when a client replaces or removes
+ * them, so that nothing is lost. Until vaultd does these moves (and owns the
+ * attic outside the root), vault-sftp keeps it inside the root, under the
+ * reserved name ".sealvault/attic", where no client request can reach it:
+ * "<root>/.sealvault/attic/<dir of the file>/<name>~<UTC time>-<hex>".
+ */
+#ifndef SEALVAULT_ATTIC_H
+#define SEALVAULT_ATTIC_H
+
+#define ATTIC_DIR	".sealvault/attic"
+
+/*
+ * Moves name (in parent_fd, a file at vault path vpath) into the attic.
+ * Returns 0 or a negative errno; on failure the file is where it was.
+ */
+int attic_move(int root_fd, int parent_fd, const char *name, const char *vpath);
+
+#endif

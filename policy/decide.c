@@ -36,7 +36,12 @@ decide_seal(const struct policy_profile *prof, bool write_only, enum policy_op o
 	case POLICY_OP_CHMOD_NARROW:
 		return ALLOW;
 	case POLICY_OP_REPLACE:
-		return versioned ? ATTIC : (struct policy_decision){ .action = POLICY_COMPARE };
+		if (versioned)
+			return ATTIC;
+		/* A compare would tell a write-only client whether its guess of the content is right. */
+		if (write_only)
+			return REFUSE("write-only vault refuses to compare with stored files");
+		return (struct policy_decision){ .action = POLICY_COMPARE };
 	case POLICY_OP_RENAME_TO_EXISTING:
 		return versioned ? ATTIC : REFUSE("sealed, write-once vault refuses overwrite");
 	case POLICY_OP_REMOVE:

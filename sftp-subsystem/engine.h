@@ -14,6 +14,7 @@
 #include "path.h"
 #include "policy.h"
 #include "quota.h"
+#include "gate.h"
 #include "session.h"
 
 /* The largest reply: DATA of SFTP_MAX_RW_LENGTH, or a READDIR batch, plus framing. */
@@ -91,6 +92,9 @@ int setstat_apply(struct sftp_session *s, uint32_t id, const char *op, int fd,
 
 /* "quota exceeded" as FAILURE, logged; what is the bytes or files. */
 int reply_quota(struct sftp_session *s, uint32_t id, const char *vpath, const char *what);
+
+/* publish.c: whether a mutable rule may hold one more file beside vpath (true for other classes). */
+bool mutable_has_room(const struct sftp_session *s, int parent_fd, const char *vpath, struct gate_verdict v);
 
 /* publish.c: an upload's CLOSE (sends the reply, frees the handle). */
 int upload_close(struct sftp_session *s, uint32_t id, struct handle *h);

@@ -86,12 +86,10 @@ gate_setstat(const struct sftp_session *s, const char *vpath, const struct stat 
 	finished = policy_class_seals(acc.cls) || !S_ISREG(st->st_mode);
 	if (a->flags & SSH_FILEXFER_ATTR_UIDGID && (a->uid != st->st_uid || a->gid != st->st_gid))
 		fold(&acc, gate_path(s, POLICY_OP_CHOWN, vpath));
-	if (a->flags & SSH_FILEXFER_ATTR_SIZE && a->size != (uint64_t)st->st_size) {
-		fold(&acc, S_ISREG(st->st_mode) ? gate_path(s, POLICY_OP_TRUNCATE, vpath) :
-			   gate_deny("only files have a size to change"));
-		if (!finished)
-			ret_apply->flags |= SSH_FILEXFER_ATTR_SIZE, ret_apply->size = a->size;
-	}
+	/* Sizes change only through an open upload, where the quota and the class limits see them. */
+	if (a->flags & SSH_FILEXFER_ATTR_SIZE && a->size != (uint64_t)st->st_size)
+		fold(&acc, finished && S_ISREG(st->st_mode) ? gate_path(s, POLICY_OP_TRUNCATE, vpath) :
+			   gate_deny("the size changes only while the file is being uploaded"));
 	if (a->flags & SSH_FILEXFER_ATTR_ACMODTIME &&
 	    (a->atime != (uint32_t)st->st_atime || a->mtime != (uint32_t)st->st_mtime)) {
 		v = gate_path(s, POLICY_OP_TIMES, vpath);

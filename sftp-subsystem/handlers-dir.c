@@ -152,6 +152,8 @@ process_mkdir(struct sftp_session *s, uint32_t id, struct reader *r)
 		return gate_refuse(s, id, "mkdir", vpath, v);
 	if (strcmp(vpath, "/") == 0)
 		return reply_errno(s, id, EEXIST, vpath);
+	if (path_depth(vpath) > VAULT_MAX_DEPTH)
+		return gate_refuse(s, id, "mkdir", vpath, gate_deny("directories nest too deep"));
 	parent = path_open_parent(s->root_fd, vpath, &name);
 	if (parent < 0)
 		return reply_errno(s, id, parent, vpath);

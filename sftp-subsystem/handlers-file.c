@@ -67,7 +67,7 @@ open_for_reading(struct sftp_session *s, uint32_t id, const char *vpath)
 /* A new upload into a partial file; parent_fd is handed over. */
 static int
 open_upload(struct sftp_session *s, uint32_t id, const char *vpath, int parent_fd,
-	    const char *name, uint32_t pflags, const struct sftp_attrs *a, bool existed,
+	    const char *name, uint32_t pflags, const struct sftp_attrs *a, const struct stat *existing,
 	    struct gate_verdict v)
 {
 	mode_t mode = a->flags & SSH_FILEXFER_ATTR_PERMISSIONS ? a->perm & 0777 : 0666;
@@ -95,7 +95,7 @@ open_upload(struct sftp_session *s, uint32_t id, const char *vpath, int parent_f
 	h->cls = v.cls;
 	h->rule = v.rule;
 	h->readable = pflags & SSH_FXF_READ;
-	h->existed = existed;
+	h->existed = existing != NULL;
 	h->append = pflags & SSH_FXF_APPEND;
 	fd = upload_begin(parent_fd, name, h->append, h->part_name);
 	if (fd < 0) {
@@ -105,88 +105,27 @@ open_upload(struct sftp_session *s, uint32_t id, const char *vpath, int parent_f
 		return reply_errno(s, id, fd, vpath);
 	}
 	h->fd = fd;
-	return reply_handle(s, id, h);
-}
+	/*
+	 * A temp or mutable file rewritten without TRUNC keeps what is not
+	 * overwritten: the partial starts as a copy. Never an fd on the named
+	 * file itself, so nothing written later can reach a file that a
+	 * rename has meanwhile published as sealed.
+	 */
+	if (existing != NULL && v.action == POLICY_ALLOW && !(pflags & SSH_FXF_TRUNC)) {
+		int64_t n;
 
-/* Counts the files beside vpath that the same rule decides (mutable max-files). */
-static uint64_t
-count_rule_files(const struct policy_profile *prof, int parent_fd, const char *vpath,
-		 const struct policy_rule *rule)
-{
-	char path[VAULT_PATH_MAX];
-	const char *slash = strrchr(vpath, '/');
-	size_t dirlen = (size_t)(slash - vpath);
-	uint64_t n = 0;
-	struct dirent *de;
-	DIR *d;
-	int fd;
-
-	fd = openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return UINT64_MAX;	/* cannot tell: the limit holds */
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_type != DT_REG || name_is_reserved(de->d_name))
-			continue;
-		snprintf(path, sizeof(path), "%.*s/%s", (int)dirlen, vpath, de->d_name);
-		if (policy_match(prof, path) == rule)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
-/*
- * A temp or mutable file that exists: ordinary semantics, opened for
- * writing in place. Only a regular file with one link qualifies, checked on
- * the descriptor itself, so no link can lead the write to a sealed file.
- */
-static int
-open_existing_for_write(struct sftp_session *s, uint32_t id, const char *vpath, int parent_fd,
-			const char *name, uint32_t pflags, struct gate_verdict v)
-{
-	int flags = (pflags & SSH_FXF_READ ? O_RDWR : O_WRONLY) | O_NOFOLLOW | O_NONBLOCK |
-		    O_NOCTTY | O_CLOEXEC | (pflags & SSH_FXF_APPEND ? O_APPEND : 0);
-	struct handle *h;
-	struct stat st;
-	int fd, err;
-
-	fd = openat(parent_fd, name, flags);
-	close(parent_fd);
-	if (fd < 0)
-		return errno == ELOOP ? reply_status(s, id, SSH_FX_FAILURE, "not a regular file") :
-					reply_errno(s, id, errno, vpath);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-		close(fd);
-		return reply_status(s, id, SSH_FX_FAILURE, "not a regular file with a single name");
-	}
-	if (pflags & SSH_FXF_TRUNC) {
-		if (ftruncate(fd, 0) < 0) {
-			err = errno;
-			close(fd);
-			return reply_errno(s, id, err, vpath);
+		if (!quota_take_bytes(&s->quota, (uint64_t)existing->st_size)) {
+			handle_free(&s->handles, h);
+			return reply_quota(s, id, vpath, "bytes");
 		}
-		quota_release(&s->quota, (uint64_t)st.st_size, 0);
-		st.st_size = 0;
-	}
-	h = handle_new(&s->handles, HANDLE_FILE);
-	if (h == NULL) {
-		close(fd);
-		return reply_no_handles(s, id);
-	}
-	h->fd = fd;
-	h->writable = true;
-	h->size = (uint64_t)st.st_size;
-	h->append = pflags & SSH_FXF_APPEND;
-	h->readable = pflags & SSH_FXF_READ;
-	h->cls = v.cls;
-	h->rule = v.rule;
-	h->path = strdup(vpath);
-	if (h->path == NULL) {
-		handle_free(&s->handles, h);
-		return reply_errno(s, id, ENOMEM, NULL);
+		n = upload_copy_existing(fd, parent_fd, name);
+		if (n < 0) {
+			quota_release(&s->quota, (uint64_t)existing->st_size, 0);
+			handle_free(&s->handles, h);
+			return reply_errno(s, id, (int)n, vpath);
+		}
+		quota_release(&s->quota, (uint64_t)existing->st_size - (uint64_t)n, 0);
+		h->size = (uint64_t)n;
 	}
 	return reply_handle(s, id, h);
 }
@@ -206,12 +145,11 @@ open_new(struct sftp_session *s, uint32_t id, const char *vpath, int parent_fd, 
 		close(parent_fd);
 		return gate_refuse(s, id, "create", vpath, v);
 	}
-	if (v.cls == POLICY_MUTABLE && v.rule != NULL && v.rule->max_files > 0 &&
-	    count_rule_files(s->profile, parent_fd, vpath, v.rule) >= v.rule->max_files) {
+	if (!mutable_has_room(s, parent_fd, vpath, v)) {
 		close(parent_fd);
 		return gate_refuse(s, id, "create", vpath, gate_deny("too many files of this kind"));
 	}
-	return open_upload(s, id, vpath, parent_fd, name, pflags, a, false, v);
+	return open_upload(s, id, vpath, parent_fd, name, pflags, a, NULL, v);
 }
 
 /* The name exists: a sealed file is never opened for writing, whatever the flags. */
@@ -254,10 +192,15 @@ open_existing(struct sftp_session *s, uint32_t id, const char *vpath, int parent
 		close(parent_fd);
 		return gate_refuse(s, id, op, vpath, v);
 	}
-	/* Sealed: compared at CLOSE. Versioned: the old one goes to the attic at CLOSE. */
-	if (v.action == POLICY_COMPARE || v.action == POLICY_ATTIC)
-		return open_upload(s, id, vpath, parent_fd, name, pflags, a, true, v);
-	return open_existing_for_write(s, id, vpath, parent_fd, name, pflags, v);
+	/*
+	 * Sealed: compared at CLOSE. Versioned: the old one goes to the attic
+	 * at CLOSE. Temp and mutable: replaced at CLOSE.
+	 */
+	if (v.action == POLICY_ALLOW && (!S_ISREG(st->st_mode) || st->st_nlink != 1)) {
+		close(parent_fd);
+		return reply_status(s, id, SSH_FX_FAILURE, "not a regular file with a single name");
+	}
+	return open_upload(s, id, vpath, parent_fd, name, pflags, a, st, v);
 }
 
 static int
@@ -365,6 +308,13 @@ fatal:
 	return err;
 }
 
+static bool
+mutable_too_large(const struct handle *h, uint64_t size)
+{
+	return h->cls == POLICY_MUTABLE && h->rule != NULL && h->rule->max_size > 0 &&
+	       size > h->rule->max_size;
+}
+
 static int
 write_all(int fd, const uint8_t *p, size_t n, uint64_t offset)
 {
@@ -398,19 +348,18 @@ process_write(struct sftp_session *s, uint32_t id, struct reader *r)
 		return err;
 	if (h == NULL || h->kind == HANDLE_DIR)
 		return reply_bad_handle(s, id);
-	if (h->kind != HANDLE_UPLOAD && !h->writable)
+	if (h->kind != HANDLE_UPLOAD)
 		return gate_refuse(s, id, "write", h->path,
 				   gate_deny("opened for reading, write-once vault refuses writes"));
 	if (offset > INT64_MAX - len) {
 		h->failed = true;
 		return reply_errno(s, id, EFBIG, h->path);
 	}
-	if (h->cls == POLICY_MUTABLE && h->rule != NULL && h->rule->max_size > 0 &&
-	    offset + len > h->rule->max_size) {
+	end = h->append ? h->size + len : offset + len;
+	if (mutable_too_large(h, end)) {
 		h->failed = true;
 		return gate_refuse(s, id, "write", h->path, gate_deny("file too large for its kind"));
 	}
-	end = h->append ? h->size + len : offset + len;
 	growth = end > h->size ? end - h->size : 0;
 	if (!quota_take_bytes(&s->quota, growth)) {
 		h->failed = true;
@@ -497,6 +446,8 @@ process_fsetstat(struct sftp_session *s, uint32_t id, struct reader *r)
 		h->mode = a.perm & VAULT_MODE_MASK;
 		a.flags &= ~SSH_FILEXFER_ATTR_PERMISSIONS;
 	}
+	if (a.flags & SSH_FILEXFER_ATTR_SIZE && mutable_too_large(h, a.size))
+		return gate_refuse(s, id, "fsetstat", h->path, gate_deny("file too large for its kind"));
 	if (a.flags & SSH_FILEXFER_ATTR_SIZE && a.size > h->size &&
 	    !quota_take_bytes(&s->quota, a.size - h->size))
 		return reply_quota(s, id, h->path, "bytes");

@@ -176,7 +176,8 @@ rename_common(struct sftp_session *s, uint32_t id, struct reader *r, const char 
 	char from[VAULT_PATH_MAX], to[VAULT_PATH_MAX];
 	const char *from_name, *to_name;
 	struct gate_verdict v;
-	struct stat st;
+	struct stat src, dst;
+	bool had_target;
 	int err, from_dir = -1, to_dir = -1, ro_fd = -1;
 
 	if ((err = read_path(r, from, sizeof(from))) != 0 || (err = read_path(r, to, sizeof(to))) != 0)
@@ -188,12 +189,12 @@ rename_common(struct sftp_session *s, uint32_t id, struct reader *r, const char 
 	from_dir = path_open_parent(s->root_fd, from, &from_name);
 	if (from_dir < 0)
 		return reply_errno(s, id, from_dir, from);
-	if (fstatat(from_dir, from_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(from_dir, from_name, &src, AT_SYMLINK_NOFOLLOW) < 0) {
 		err = errno;
 		close(from_dir);
 		return reply_errno(s, id, err, from);
 	}
-	if (v.status != SSH_FX_OK || !S_ISREG(st.st_mode)) {
+	if (v.status != SSH_FX_OK || !S_ISREG(src.st_mode)) {
 		close(from_dir);
 		return gate_refuse(s, id, op, from, v.status != SSH_FX_OK ? v :
 				   gate_deny("only files are renamed in the vault"));
@@ -203,17 +204,29 @@ rename_common(struct sftp_session *s, uint32_t id, struct reader *r, const char 
 		close(from_dir);
 		return reply_errno(s, id, to_dir, to);
 	}
-	if (fstatat(to_dir, to_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		v = posix ? gate_path(s, POLICY_OP_RENAME_TO_EXISTING, to) : gate_path(s, POLICY_OP_RENAME_TO_NEW, to);
-		if (!posix && v.status == SSH_FX_OK) {
-			err = EEXIST;		/* v3 RENAME never replaces */
-			goto out;
-		}
-		if (v.status == SSH_FX_OK && !S_ISREG(st.st_mode))
-			v = gate_deny("only a file can be replaced");
-	} else {
-		v = gate_path(s, POLICY_OP_RENAME_TO_NEW, to);
+	/*
+	 * This one look at the target decides the call: a name that was free
+	 * is only ever taken with RENAME_NOREPLACE, so a file sealed under it
+	 * meanwhile is never replaced.
+	 */
+	had_target = fstatat(to_dir, to_name, &dst, AT_SYMLINK_NOFOLLOW) == 0;
+	if (had_target && !posix) {
+		err = EEXIST;		/* v3 RENAME never replaces */
+		goto out;
 	}
+	if (had_target && dst.st_dev == src.st_dev && dst.st_ino == src.st_ino) {
+		err = 0;		/* a file renamed onto itself: nothing happens */
+		v = gate_path(s, POLICY_OP_LIST, to);
+		goto out;
+	}
+	v = gate_path(s, had_target ? POLICY_OP_RENAME_TO_EXISTING : POLICY_OP_RENAME_TO_NEW, to);
+	if (v.status == SSH_FX_OK && had_target && !S_ISREG(dst.st_mode))
+		v = gate_deny("only a file can be replaced");
+	if (v.status == SSH_FX_OK && v.cls == POLICY_MUTABLE && v.rule != NULL && v.rule->max_size > 0 &&
+	    (uint64_t)src.st_size > v.rule->max_size)
+		v = gate_deny("file too large for its kind");
+	if (v.status == SSH_FX_OK && !had_target && !mutable_has_room(s, to_dir, to, v))
+		v = gate_deny("too many files of this kind");
 	if (v.status != SSH_FX_OK) {
 		close(from_dir);
 		close(to_dir);
@@ -224,15 +237,17 @@ rename_common(struct sftp_session *s, uint32_t id, struct reader *r, const char 
 		err = errno;
 		goto out;
 	}
-	if (v.action == POLICY_ATTIC && (err = -attic_move(s->root_fd, to_dir, to_name, to)) != 0)
-		goto out;
-	if (v.action == POLICY_ALLOW && posix && fstatat(to_dir, to_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (v.action == POLICY_ATTIC) {
+		if ((err = -attic_move(s->root_fd, to_dir, to_name, to)) == 0)
+			err = renameat2(from_dir, from_name, to_dir, to_name, RENAME_NOREPLACE) < 0 ? errno : 0;
+	} else if (had_target) {
+		/* The target's class lets it go (temp, mutable): plain replace. */
 		err = renameat(from_dir, from_name, to_dir, to_name) < 0 ? errno : 0;
 		if (err == 0)
-			quota_release(&s->quota, (uint64_t)st.st_size, 1);
-	}
-	else
+			quota_release(&s->quota, (uint64_t)dst.st_size, 1);
+	} else {
 		err = renameat2(from_dir, from_name, to_dir, to_name, RENAME_NOREPLACE) < 0 ? errno : 0;
+	}
 out:
 	close(from_dir);
 	close(to_dir);

@@ -37,7 +37,6 @@ struct handle {
 	char part_name[UPLOAD_PART_NAME_SIZE];
 	mode_t mode;		/* permissions the published file gets */
 	bool readable;		/* opened with READ as well */
-	bool writable;		/* a HANDLE_FILE of a temp or mutable file opened for writing */
 	bool attic_replace;	/* an upload that replaces a versioned file: old one to the attic */
 	enum policy_class cls;	/* of the path at OPEN */
 	const struct policy_rule *rule;

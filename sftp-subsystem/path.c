@@ -49,6 +49,17 @@ path_normalize(const char *in, char *out, size_t outsize)
 	return 0;
 }
 
+unsigned
+path_depth(const char *vpath)
+{
+	unsigned n = 0;
+
+	for (const char *p = vpath; *p != '\0'; p++)
+		if (*p == '/' && p[1] != '\0')
+			n++;
+	return n;
+}
+
 bool
 name_is_reserved(const char *name)
 {

@@ -14,11 +14,17 @@
 #include <sys/types.h>
 
 #define VAULT_PATH_MAX		PATH_MAX
+/* Directories a client may nest: far beyond any backup tool, well within the quota scan. */
+#define VAULT_MAX_DEPTH		128
+
 /* Names starting with this belong to the vault (partial uploads); clients never see or touch them. */
 #define VAULT_RESERVED_PREFIX	".sealvault"
 
 /* "x/../y", "/./y/", "y" -> "/y"; ".." stops at "/". -ENAMETOOLONG if out is short. */
 int path_normalize(const char *in, char *out, size_t outsize);
+
+/* Number of components of a vault path ("/" has none). */
+unsigned path_depth(const char *vpath);
 
 /* True if a component of the vault path starts with VAULT_RESERVED_PREFIX. */
 bool path_is_reserved(const char *vpath);

@@ -5,6 +5,7 @@
  * vaultd's broker), the identical-retry rule and the attic for versioned
  * files work the same way for both.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -45,6 +46,44 @@ reply_not_sealed(struct sftp_session *s, uint32_t id, const char *vpath, int err
 	snprintf(msg, sizeof(msg), "%s: stored, but the vault could not seal it: %s", vpath,
 		 status_errno_text(err));
 	return reply_status(s, id, SSH_FX_FAILURE, msg);
+}
+
+/* Counts the files beside vpath that the same rule decides (mutable max-files). */
+static uint64_t
+count_rule_files(const struct policy_profile *prof, int parent_fd, const char *vpath,
+		 const struct policy_rule *rule)
+{
+	char path[VAULT_PATH_MAX];
+	const char *slash = strrchr(vpath, '/');
+	size_t dirlen = (size_t)(slash - vpath);
+	uint64_t n = 0;
+	struct dirent *de;
+	DIR *d;
+	int fd;
+
+	fd = openat(parent_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return UINT64_MAX;	/* cannot tell: the limit holds */
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_type != DT_REG || name_is_reserved(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%.*s/%s", (int)dirlen, vpath, de->d_name);
+		if (policy_match(prof, path) == rule)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+bool
+mutable_has_room(const struct sftp_session *s, int parent_fd, const char *vpath, struct gate_verdict v)
+{
+	if (v.cls != POLICY_MUTABLE || v.rule == NULL || v.rule->max_files == 0)
+		return true;
+	return count_rule_files(s->profile, parent_fd, vpath, v.rule) < v.rule->max_files;
 }
 
 /* Ends an upload whose partial file was published or discarded: nothing left to abandon. */
@@ -155,6 +194,16 @@ upload_close(struct sftp_session *s, uint32_t id, struct handle *h)
 			close(ro_fd);
 		handle_free(&s->handles, h);
 		return reply_errno(s, id, err, NULL);
+	}
+	if (!h->existed && !mutable_has_room(s, h->parent_fd, h->path,
+					      (struct gate_verdict){ .cls = h->cls, .rule = h->rule })) {
+		if (ro_fd >= 0)
+			close(ro_fd);
+		if (upload_discard(h->parent_fd, h->part_name) == 0)
+			quota_release(&s->quota, h->size, 1);
+		err = gate_refuse(s, id, "create", h->path, gate_deny("too many files of this kind"));
+		upload_done(s, h);
+		return err;
 	}
 	err = upload_publish(h->parent_fd, h->part_name, h->target_name);
 	if (err == -EEXIST)

@@ -18,9 +18,14 @@ scan_dir(int dir_fd, unsigned depth, uint64_t *bytes, uint64_t *files)
 	DIR *d;
 	int err = 0;
 
+	/*
+	 * Deeper than any client can make it (MKDIR stops at VAULT_MAX_DEPTH):
+	 * put there by someone else. Count the directory, not what is below;
+	 * failing the scan would lock the tenant out of its own backups.
+	 */
 	if (depth > SCAN_MAX_DEPTH) {
 		close(dir_fd);
-		return -ELOOP;
+		return 0;
 	}
 	d = fdopendir(dir_fd);
 	if (d == NULL) {

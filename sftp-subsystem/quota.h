@@ -22,7 +22,10 @@ struct quota {
 	uint64_t bytes, files;		/* in use */
 };
 
-/* Counts what is under root_fd. 0 or a negative errno (the count is then unusable). */
+/*
+ * Counts what is under root_fd, down to 256 levels (clients cannot make
+ * deeper trees). 0 or a negative errno (the count is then unusable).
+ */
 int quota_scan(int root_fd, uint64_t *ret_bytes, uint64_t *ret_files);
 
 /* Takes one more file (inode); false if that passes the limit. */

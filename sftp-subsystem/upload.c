@@ -112,6 +112,37 @@ out:
 	return ret;
 }
 
+int64_t
+upload_copy_existing(int fd, int parent_fd, const char *target_name)
+{
+	char buf[COMPARE_CHUNK];
+	int64_t total = 0;
+	struct stat st;
+	ssize_t n;
+	int old, err = 0;
+
+	old = openat(parent_fd, target_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (old < 0)
+		return -errno;
+	if (fstat(old, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(old);
+		return -EINVAL;
+	}
+	while ((n = read_full(old, buf, sizeof(buf), (off_t)total)) > 0) {
+		ssize_t w = pwrite(fd, buf, (size_t)n, (off_t)total);
+
+		if (w != n) {
+			err = w < 0 ? -errno : -EIO;
+			break;
+		}
+		total += n;
+	}
+	if (n < 0)
+		err = (int)n;
+	close(old);
+	return err < 0 ? err : total;
+}
+
 int
 upload_discard(int parent_fd, const char *part_name)
 {

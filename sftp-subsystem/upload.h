@@ -9,6 +9,7 @@
 #define SEALVAULT_UPLOAD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define UPLOAD_PART_PREFIX	".sealvault.part."
@@ -25,6 +26,14 @@
  */
 int upload_begin(int parent_fd, const char *target_name, bool append,
 		 char part_name[UPLOAD_PART_NAME_SIZE]);
+
+/*
+ * Copies the existing regular file target_name (never followed through a
+ * link) into the partial fd, for a rewrite that keeps what it does not
+ * overwrite (APPEND, or WRITE without TRUNC, of a temp or mutable file).
+ * Returns the bytes copied or a negative errno.
+ */
+int64_t upload_copy_existing(int fd, int parent_fd, const char *target_name);
 
 /* renameat2(RENAME_NOREPLACE): 0, -EEXIST if the name exists, or another negative errno. */
 int upload_publish(int parent_fd, const char *part_name, const char *target_name);

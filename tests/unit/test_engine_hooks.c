@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "policy.h"
 #include "session.h"
 #include "sftp-proto.h"
 
@@ -95,8 +96,14 @@ reply_status(const struct fixture *f)
 	return (uint32_t)f->reply[9] << 24 | f->reply[10] << 16 | f->reply[11] << 8 | f->reply[12];
 }
 
+static struct policy_rule rules[] = {
+	{ .pattern = "**/*.tmp", .cls = POLICY_TEMP },
+	{ .pattern = "**", .cls = POLICY_SEAL },
+};
+static struct policy_profile temp_profile = { .name = "t", .rules = rules, .n_rules = 2 };
+
 static int
-setup(void **state)
+setup_common(void **state, const struct policy_profile *prof, uint64_t quota_bytes)
 {
 	static const uint8_t init[] = { 0, 0, 0, 5, SSH_FXP_INIT, 0, 0, 0, 3 };
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -108,12 +115,32 @@ setup(void **state)
 	f->root_fd = open(f->root, O_RDONLY | O_DIRECTORY);
 	f->hooks = (struct sftp_hooks){ .seal = seal_hook, .log = log_hook, .ctx = &f->cap };
 	cfg.root_fd = f->root_fd;
+	cfg.profile = prof;
+	cfg.quota_bytes = quota_bytes;
 	assert_int_equal(sftp_session_new(&cfg, &f->hooks, &f->s), 0);
 	assert_int_equal(sftp_session_feed(f->s, init, sizeof(init)), sizeof(init));
 	(void)sftp_session_output(f->s, &len);
 	sftp_session_output_done(f->s, len);
 	*state = f;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return setup_common(state, NULL, 0);
+}
+
+static int
+setup_temp(void **state)
+{
+	return setup_common(state, &temp_profile, 0);
+}
+
+static int
+setup_temp_quota(void **state)
+{
+	return setup_common(state, &temp_profile, 4096);
 }
 
 static int
@@ -267,6 +294,119 @@ log_lines_cannot_be_split_or_flooded(void **state)
 	assert_true(f->cap.lines <= 60);
 }
 
+static uint8_t
+path_request(struct fixture *f, uint8_t type, uint32_t id, const char *a, const char *b)
+{
+	uint8_t body[512], *p = body;
+
+	put32(&p, id);
+	putstr(&p, a, strlen(a));
+	if (b != NULL)
+		putstr(&p, b, strlen(b));
+	return request(f, type, body, (size_t)(p - body));
+}
+
+static void
+read_disk(const struct fixture *f, const char *name, char *buf, size_t size)
+{
+	char path[128];
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", f->root, name);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(buf, 1, size - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+}
+
+static void
+posix_rename(struct fixture *f, uint32_t id, const char *from, const char *to)
+{
+	uint8_t body[512], *p = body;
+
+	put32(&p, id);
+	putstr(&p, "posix-rename@openssh.com", 24);
+	putstr(&p, from, strlen(from));
+	putstr(&p, to, strlen(to));
+	assert_int_equal(request(f, SSH_FXP_EXTENDED, body, (size_t)(p - body)), SSH_FXP_STATUS);
+}
+
+/* WRITE of len bytes of c at offset; returns the status. */
+static uint32_t
+write_at(struct fixture *f, uint32_t id, const uint8_t handle[8], uint64_t offset, char c, size_t len)
+{
+	uint8_t body[2048], *p = body;
+
+	assert_true(len <= 1024);
+	put32(&p, id);
+	putstr(&p, handle, 8);
+	put32(&p, (uint32_t)(offset >> 32));
+	put32(&p, (uint32_t)offset);
+	put32(&p, (uint32_t)len);
+	memset(p, c, len);
+	p += len;
+	assert_int_equal(request(f, SSH_FXP_WRITE, body, (size_t)(p - body)), SSH_FXP_STATUS);
+	return reply_status(f);
+}
+
+/*
+ * Review finding: a handle kept open on a temp file must not reach the file
+ * once a rename published it as sealed. Writes of such a handle go to a
+ * copy, never to the named file.
+ */
+static void
+handle_on_temp_cannot_change_what_rename_sealed(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t h[8], old[8];
+	char got[64];
+
+	open_upload(f, 1, "a.tmp", SSH_FXF_WRITE | SSH_FXF_CREAT, 0644, h);
+	write_close(f, 2, h, "GOOD", -1);
+	assert_int_equal(reply_status(f), SSH_FX_OK);
+	open_upload(f, 10, "a.tmp", SSH_FXF_WRITE, -1, old);	/* kept open across the rename */
+	posix_rename(f, 11, "a.tmp", "backup.dat");
+	assert_int_equal(reply_status(f), SSH_FX_OK);
+	assert_int_equal(f->cap.seals, 1);	/* backup.dat is seal class: sealed by the rename */
+	assert_int_equal(write_at(f, 12, old, 0, 'E', 4), SSH_FX_OK);
+	read_disk(f, "backup.dat", got, sizeof(got));
+	assert_string_equal(got, "GOOD");
+}
+
+/*
+ * Review finding: a size set by SETSTAT, then a remove, gave back quota that
+ * was never taken. Sizes change only on an open upload, and the quota holds.
+ */
+static void
+quota_cannot_be_reset_by_resizing(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t h[8], body[512], *p = body;
+	uint32_t status = SSH_FX_OK;
+	int i;
+
+	open_upload(f, 1, "z.tmp", SSH_FXF_WRITE | SSH_FXF_CREAT, 0644, h);
+	write_close(f, 2, h, "x", -1);
+	put32(&p, 5);
+	putstr(&p, "z.tmp", 5);
+	put32(&p, SSH_FILEXFER_ATTR_SIZE);
+	put32(&p, 0);
+	put32(&p, 1u << 30);
+	assert_int_equal(request(f, SSH_FXP_SETSTAT, body, (size_t)(p - body)), SSH_FXP_STATUS);
+	assert_int_equal(reply_status(f), SSH_FX_PERMISSION_DENIED);
+	assert_int_equal(path_request(f, SSH_FXP_REMOVE, 6, "z.tmp", NULL), SSH_FXP_STATUS);
+	assert_int_equal(reply_status(f), SSH_FX_OK);
+	/* 4096 bytes of quota: the fifth KiB is refused before it reaches the disk. */
+	open_upload(f, 10, "big.dat", SSH_FXF_WRITE | SSH_FXF_CREAT, 0644, h);
+	for (i = 0; i < 5 && status == SSH_FX_OK; i++)
+		status = write_at(f, 20 + (uint32_t)i, h, (uint64_t)i * 1024, 'b', 1024);
+	assert_int_equal(i, 5);		/* four KiB stored, the fifth refused */
+	assert_int_equal(status, SSH_FX_FAILURE);
+	assert_non_null(strstr(f->cap.last, "quota exceeded"));
+}
+
 int
 main(void)
 {
@@ -274,6 +414,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(seal_hook_sees_files_the_client_made_unreadable, setup, teardown),
 		cmocka_unit_test_setup_teardown(identical_reupload_is_sealed_too, setup, teardown),
 		cmocka_unit_test_setup_teardown(log_lines_cannot_be_split_or_flooded, setup, teardown),
+		cmocka_unit_test_setup_teardown(handle_on_temp_cannot_change_what_rename_sealed, setup_temp, teardown),
+		cmocka_unit_test_setup_teardown(quota_cannot_be_reset_by_resizing, setup_temp_quota, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

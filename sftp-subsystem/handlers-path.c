@@ -211,7 +211,10 @@ rename_common(struct sftp_session *s, uint32_t id, struct reader *r, const char 
 	 */
 	had_target = fstatat(to_dir, to_name, &dst, AT_SYMLINK_NOFOLLOW) == 0;
 	if (had_target && !posix) {
-		err = EEXIST;		/* v3 RENAME never replaces */
+		/* v3 RENAME never replaces (pgBackRest then removes the old file and renames again). */
+		log_line(&s->log, LOG_INFO, "%s \"%s\" to \"%s\": target exists, v3 rename never replaces",
+			 op, from, to);
+		err = EEXIST;
 		goto out;
 	}
 	if (had_target && dst.st_dev == src.st_dev && dst.st_ino == src.st_ino) {

@@ -13,12 +13,15 @@ SEALVAULT_RUN_DEPS=(
 	iproute2 procps
 )
 # To run every test: cmocka, clang for the fuzz build, the filesystem tools,
-# the recipe baseline (incron), and what the integration tests call
-# (getfattr, readelf, /usr/bin/time, losetup/mount).
+# the recipe baseline (incron), what the integration tests call (getfattr,
+# readelf, /usr/bin/time, losetup/mount), and the backup tools the
+# test_tool_* tests drive (duplicity's sftp:// needs paramiko, its
+# pexpect+sftp:// needs pexpect).
 SEALVAULT_TEST_DEPS=(
 	clang libclang-rt-dev libcmocka-dev
 	e2fsprogs attr acl incron
 	binutils time util-linux mount coreutils findutils
+	restic rclone duplicity python3-paramiko python3-pexpect lftp
 )
 
 # sealvault_apt_install PACKAGE...

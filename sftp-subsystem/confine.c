@@ -75,15 +75,17 @@ struct confine_ruleset_attr {
 
 /*
  * What the engine may do beneath the root. REMOVE_FILE: a partial upload is
- * unlinked after an identical re-upload. REFER: renames between directories
+ * unlinked after an identical re-upload, temp and mutable files are
+ * removed. REMOVE_DIR: the policy lets temp, mutable and versioned
+ * directories go once empty (pgBackRest's expire); the sealed ones are the
+ * gate's and, later, vaultd's to keep. REFER: renames between directories
  * of the root (ABI 2+ answers EXDEV without it; ABI 1 always does). No
- * REMOVE_DIR: structure is evidence. No EXECUTE, no symlinks, sockets,
- * FIFOs or device nodes, no ioctl on devices.
+ * EXECUTE, no symlinks, sockets, FIFOs or device nodes, no ioctl on devices.
  */
 #define LL_FS_ALLOWED	(LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE | \
 	LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_MAKE_REG | \
 	LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE | \
-	LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
+	LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REFER | LANDLOCK_ACCESS_FS_TRUNCATE)
 
 /* Every filesystem right the ABI knows is handled, so whatever is not allowed is denied. */
 static __u64
@@ -261,7 +263,7 @@ sc_allow_plain(scmp_filter_ctx ctx)
 		SCMP_SYS(readlinkat), SCMP_SYS(fchmod), SCMP_SYS(fchmodat),
 		SCMP_SYS(utimensat), SCMP_SYS(fsetxattr), SCMP_SYS(fgetxattr),
 		SCMP_SYS(flistxattr),
-		/* names (unlinkat's rmdir is Landlock's to refuse: no REMOVE_DIR) */
+		/* names */
 		SCMP_SYS(mkdirat), SCMP_SYS(renameat2), SCMP_SYS(renameat),
 		SCMP_SYS(unlinkat),
 		/* waiting on stdin/stdout */

@@ -22,7 +22,7 @@ struct confine_options {
  *  - a Landlock ruleset that allows filesystem access only beneath root_fd
  *    (read and write files, read dirs, make regular files and dirs, remove
  *    files, refer, truncate; no exec, no symlinks, sockets, FIFOs or device
- *    nodes, no rmdir), no TCP bind/connect, no abstract UNIX sockets or
+ *    nodes; rmdir of empty directories), no TCP bind/connect, no abstract UNIX sockets or
  *    signals outside the process (as far as the running ABI knows them);
  *  - a seccomp allow-list (see confine.c) whose default, and the action for
  *    any other architecture, is to kill the process.

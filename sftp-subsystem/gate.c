@@ -83,6 +83,9 @@ gate_setstat(const struct sftp_session *s, const char *vpath, const struct stat 
 	*ret_apply = (struct sftp_attrs){ 0 };
 	if (acc.status != SSH_FX_OK)
 		return acc;
+	/* Another name may be a sealed file's: what a temp or mutable name allows must not reach it. */
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && !policy_class_seals(acc.cls))
+		return gate_deny("a file with more than one name is kept as it is");
 	finished = policy_class_seals(acc.cls) || !S_ISREG(st->st_mode);
 	if (a->flags & SSH_FILEXFER_ATTR_UIDGID && (a->uid != st->st_uid || a->gid != st->st_gid))
 		fold(&acc, gate_path(s, POLICY_OP_CHOWN, vpath));

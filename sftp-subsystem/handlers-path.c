@@ -86,14 +86,11 @@ setstat_common(struct sftp_session *s, uint32_t id, struct reader *r, bool follo
 		return err;
 	if ((v = gate_path(s, POLICY_OP_LIST, vpath)).status != SSH_FX_OK)
 		return gate_refuse(s, id, op, vpath, v);
-	if (!follow) {
-		/* A symlink itself has no attributes the vault lets anyone change. */
-		if ((err = lstat_in_root(s, vpath, &st)) < 0)
-			return reply_errno(s, id, err, vpath);
-		if (S_ISLNK(st.st_mode))
-			return gate_refuse(s, id, op, vpath,
-					   gate_deny("a symlink has no attributes the vault lets anyone change"));
-	}
+	/* The vault follows no symlink, and a symlink itself has no attributes anyone may change. */
+	if ((err = lstat_in_root(s, vpath, &st)) < 0)
+		return reply_errno(s, id, err, vpath);
+	if (S_ISLNK(st.st_mode))
+		return gate_refuse(s, id, op, vpath, gate_deny("the vault does not follow symbolic links"));
 	/* The change goes through an fd of the resolved file, never through a path. */
 	fd = path_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK | O_NOCTTY | (follow ? 0 : O_NOFOLLOW), 0);
 	if (fd < 0)

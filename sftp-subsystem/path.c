@@ -83,7 +83,12 @@ path_open(int root_fd, const char *vpath, int flags, mode_t mode)
 	struct open_how how = {
 		.flags = (uint64_t)(flags | O_CLOEXEC),
 		.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+		/*
+		 * No symlink is followed, anywhere in the path: the policy
+		 * classifies the path the client names, so that path must be the
+		 * one touched. (Clients cannot make links; local writers can.)
+		 */
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
 	};
 	/* The vault path is absolute; RESOLVE_IN_ROOT reads it relative to root_fd. */
 	const char *rel = vpath[1] == '\0' ? "." : vpath + 1;

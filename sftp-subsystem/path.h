@@ -2,9 +2,10 @@
 /*
  * Client paths. A client path is first normalised lexically into a vault
  * path ("/a/b": absolute, no ".", "..", empty components), then resolved
- * inside the root with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS), so
- * neither ".." nor a symlink can leave the root. Operations on a name act
- * through the parent directory's fd, never through a path string.
+ * inside the root with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+ * RESOLVE_NO_SYMLINKS): nothing can leave the root, and no symlink is
+ * followed, so the path the policy classifies is the path that is touched.
+ * Operations on a name act through the parent directory's fd.
  */
 #ifndef SEALVAULT_PATH_H
 #define SEALVAULT_PATH_H

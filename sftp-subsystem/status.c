@@ -50,7 +50,7 @@ status_errno_text(int err)
 	case EISDIR:
 		return "is a directory";
 	case ELOOP:
-		return "too many levels of symbolic links, or a link that leaves the vault";
+		return "the vault does not follow symbolic links";
 	case EXDEV:
 		return "path leaves the vault";
 	case ENAMETOOLONG:

@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <linux/fs.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,19 +415,27 @@ set_nonblock(int fd)
 }
 
 struct h_server *
-h_spawn(struct h_ctx *c, const char *const *extra)
+h_spawn_ex(struct h_ctx *c, const struct h_spawn_opts *o)
 {
+	static const struct h_spawn_opts defaults;
 	int in[2], out[2], err[2];
-	const char *argv[32];
+	const char *argv[64];
 	size_t n = 0;
 
+	if (o == NULL)
+		o = &defaults;
 	assert_true(c->n_servers < H_MAX_SERVERS);
 	argv[n++] = "vault-sftp";
-	argv[n++] = "--root";
-	argv[n++] = c->root;
-	argv[n++] = "--log-stderr";
-	for (size_t i = 0; extra && extra[i] && n < 30; i++)
-		argv[n++] = extra[i];
+	if (!o->no_root) {
+		argv[n++] = "--root";
+		argv[n++] = c->root;
+	}
+	if (!o->no_log_stderr)
+		argv[n++] = "--log-stderr";
+	for (size_t i = 0; o->args && o->args[i]; i++) {
+		assert_true(n < 62);
+		argv[n++] = o->args[i];
+	}
 	argv[n] = NULL;
 
 	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
@@ -440,6 +449,11 @@ h_spawn(struct h_ctx *c, const char *const *extra)
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
 			_exit(126);
 		closefrom(3);
+		/* What a client asks sshd for is the test's to choose, never inherited. */
+		unsetenv("SSH_ORIGINAL_COMMAND");
+		for (size_t i = 0; o->env && o->env[i]; i++)
+			if (putenv((char *)o->env[i]) != 0)
+				_exit(126);
 		execv(vault_sftp_path, (char *const *)argv);
 		_exit(127);
 	}
@@ -455,11 +469,24 @@ h_spawn(struct h_ctx *c, const char *const *extra)
 	s->from_fd = out[0];
 	s->err_fd = err[0];
 	s->next_id = 1;
+	s->expect_exit = o->expect_exit;
 	set_nonblock(s->to_fd);
 	set_nonblock(s->from_fd);
 	set_nonblock(s->err_fd);
+	if (o->close_stdin) {
+		close(s->to_fd);
+		s->to_fd = -1;
+	}
 	c->servers[c->n_servers++] = s;
 	return s;
+}
+
+struct h_server *
+h_spawn(struct h_ctx *c, const char *const *extra)
+{
+	struct h_spawn_opts o = { .args = extra };
+
+	return h_spawn_ex(c, &o);
 }
 
 static int
@@ -706,9 +733,10 @@ h_exit_ok(struct h_server *s)
 		print_error("vault-sftp (pid %d) died from signal %d (%s)\n", (int)s->pid,
 			    WTERMSIG(s->wstatus), strsignal(WTERMSIG(s->wstatus)));
 		ok = false;
-	} else if (!WIFEXITED(s->wstatus) || WEXITSTATUS(s->wstatus) != 0) {
-		print_error("vault-sftp (pid %d) exit status %d on EOF, expected 0\n",
-			    (int)s->pid, WIFEXITED(s->wstatus) ? WEXITSTATUS(s->wstatus) : -1);
+	} else if (!WIFEXITED(s->wstatus) || WEXITSTATUS(s->wstatus) != s->expect_exit) {
+		print_error("vault-sftp (pid %d) exit status %d on EOF, expected %d\n",
+			    (int)s->pid, WIFEXITED(s->wstatus) ? WEXITSTATUS(s->wstatus) : -1,
+			    s->expect_exit);
 		ok = false;
 	}
 	static const char *const bad[] = {
@@ -790,6 +818,120 @@ int
 h_setup_raw(void **state)
 {
 	return setup(state, false);
+}
+
+int
+h_setup_bare(void **state)
+{
+	struct h_ctx *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return -1;
+	make_dirs(c);
+	*state = c;
+	return 0;
+}
+
+const char *
+h_user_name(void)
+{
+	static char name[256];
+	const struct passwd *pw;
+
+	if (name[0] == '\0') {
+		pw = getpwuid(getuid());
+		if (pw == NULL)
+			fail_msg("getpwuid(%u): no user name", (unsigned)getuid());
+		snprintf(name, sizeof(name), "%s", pw->pw_name);
+	}
+	return name;
+}
+
+const char *
+h_write_base_file(struct h_ctx *c, const char *name, const char *text)
+{
+	char *p = h_xmalloc(PATH_MAX);
+	FILE *f;
+
+	if (snprintf(p, PATH_MAX, "%s/%s", c->base, name) >= PATH_MAX)
+		fail_msg("path too long");
+	f = fopen(p, "we");
+	if (f == NULL)
+		fail_msg("create %s: %s", p, strerror(errno));
+	fputs(text, f);
+	if (fclose(f) != 0)
+		fail_msg("write %s: %s", p, strerror(errno));
+	return p;
+}
+
+/* A configuration word, double-quoted with \" and \\ escaped. */
+static void
+put_quoted(struct h_buf *b, const char *w)
+{
+	pk_raw(b, "\"", 1);
+	for (; *w; w++) {
+		if (*w == '"' || *w == '\\')
+			pk_raw(b, "\\", 1);
+		pk_raw(b, w, 1);
+	}
+	pk_raw(b, "\"", 1);
+}
+
+const char *
+h_write_config(struct h_ctx *c, const char *profile, const char *body, const char *tenant_extra)
+{
+	struct h_buf b = { 0 };
+	const char *p;
+
+	if (body != NULL) {
+		pk_raw(&b, "profile ", 8);
+		pk_raw(&b, profile, strlen(profile));
+		pk_raw(&b, " {\n", 3);
+		pk_raw(&b, body, strlen(body));
+		pk_raw(&b, "\n}\n", 3);
+	}
+	pk_raw(&b, "tenant case {\n\tuser ", 20);
+	put_quoted(&b, h_user_name());
+	pk_raw(&b, "\n\troot ", 7);
+	put_quoted(&b, c->root);
+	pk_raw(&b, "\n\tprofile ", 10);
+	pk_raw(&b, profile, strlen(profile));
+	pk_raw(&b, "\n", 1);
+	if (tenant_extra != NULL) {
+		pk_raw(&b, tenant_extra, strlen(tenant_extra));
+		pk_raw(&b, "\n", 1);
+	}
+	pk_raw(&b, "}\n", 3);	/* NUL */
+	b.p[b.len - 1] = '\0';
+	p = h_write_base_file(c, "vault.conf", (const char *)b.p);
+	hb_free(&b);
+	return p;
+}
+
+struct h_server *
+h_spawn_tenant(struct h_ctx *c, const char *const *env, bool init)
+{
+	char *conf = h_xmalloc(PATH_MAX);
+	const char **args = h_xmalloc(6 * sizeof(char *));
+	struct h_spawn_opts o = { .args = args, .env = env, .no_root = true };
+	struct h_server *s;
+
+	if (snprintf(conf, PATH_MAX, "%s/vault.conf", c->base) >= PATH_MAX)
+		fail_msg("path too long");
+	args[0] = "--config";
+	args[1] = conf;
+	args[2] = "--tenant";
+	args[3] = "case";
+	args[4] = NULL;
+	s = h_spawn_ex(c, &o);
+	if (c->s == NULL)
+		c->s = s;
+	if (init && (h_init(s, 3) != 0 || s->version != 3)) {
+		h_finish(s);
+		h_log_dump(s);
+		fail_msg("INIT did not get VERSION 3");
+	}
+	return s;
 }
 
 static void
@@ -1548,6 +1690,85 @@ h_disk_exists(const struct h_ctx *c, const char *rel)
 	struct stat st;
 
 	return h_disk_lstat(c, rel, &st) == 0;
+}
+
+ssize_t
+h_disk_list(const struct h_ctx *c, const char *reldir, char ***ret)
+{
+	char p[PATH_MAX];
+	size_t n = 0, cap = 16;
+	char **names = h_xmalloc(sizeof(char *) * cap);
+	struct dirent *e;
+	DIR *d;
+
+	*ret = names;
+	h_path(c, reldir, p);
+	d = opendir(p);
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (n == cap) {
+			char **nn = h_xmalloc(sizeof(char *) * cap * 2);
+			memcpy(nn, names, sizeof(char *) * n);
+			names = nn;
+			cap *= 2;
+		}
+		names[n++] = gc_strndup(e->d_name, strlen(e->d_name));
+	}
+	closedir(d);
+	*ret = names;
+	return (ssize_t)n;
+}
+
+void
+h_disk_link(const struct h_ctx *c, const char *existing_rel, const char *new_rel)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	h_path(c, existing_rel, a);
+	h_path(c, new_rel, b);
+	mkdir_parents(b);
+	if (link(a, b) != 0)
+		fail_msg("link %s %s: %s", a, b, strerror(errno));
+}
+
+void
+h_assert_disk_(const struct h_ctx *c, const char *rel, const void *data, size_t len,
+	       const char *file, int line)
+{
+	struct stat st;
+	size_t got_len;
+	uint8_t *got;
+
+	if (h_disk_lstat(c, rel, &st) != 0) {
+		print_error("%s:%d: \"%s\" is missing on disk\n", file, line, rel);
+		_fail(file, line);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		print_error("%s:%d: \"%s\" is not a regular file (mode 0%o)\n", file, line, rel,
+			    (unsigned)st.st_mode);
+		_fail(file, line);
+	}
+	got = h_disk_get(c, rel, &got_len);
+	if (got == NULL || got_len != len || (len && memcmp(got, data, len) != 0)) {
+		print_error("%s:%d: \"%s\" holds %zu bytes%s%.*s%s, expected %zu bytes%s%.*s%s\n",
+			    file, line, rel, got_len, got_len <= 64 ? " \"" : "",
+			    got_len <= 64 ? (int)got_len : 0, got ? (const char *)got : "",
+			    got_len <= 64 ? "\"" : "", len, len <= 64 ? " \"" : "",
+			    len <= 64 ? (int)len : 0, (const char *)data, len <= 64 ? "\"" : "");
+		_fail(file, line);
+	}
+}
+
+void
+h_assert_disk_absent_(const struct h_ctx *c, const char *rel, const char *file, int line)
+{
+	if (h_disk_exists(c, rel)) {
+		print_error("%s:%d: \"%s\" exists on disk, expected absent\n", file, line, rel);
+		_fail(file, line);
+	}
 }
 
 size_t

@@ -113,6 +113,7 @@ struct h_server {
 	char **ext_names;	/* from VERSION */
 	char **ext_data;
 	size_t n_ext;
+	int expect_exit;	/* exit status h_exit_ok accepts (default 0) */
 };
 
 struct h_ctx {
@@ -138,6 +139,41 @@ int h_teardown(void **state);
 
 /* Another server on the same root; extra args end with NULL. Not initialised. */
 struct h_server *h_spawn(struct h_ctx *c, const char *const *extra_args);
+
+/* A server started exactly as asked (h_spawn is h_spawn_ex with args and defaults). */
+struct h_spawn_opts {
+	const char *const *args;	/* after argv[0] (and --root/--log-stderr), NULL-terminated */
+	const char *const *env;		/* "NAME=VALUE" entries added to the environment, NULL-terminated */
+	bool no_root;			/* do not pass --root c->root */
+	bool no_log_stderr;		/* do not pass --log-stderr */
+	bool close_stdin;		/* stdin at EOF from the start (a command, not SFTP) */
+	int expect_exit;		/* the exit status h_exit_ok accepts */
+};
+/* SSH_ORIGINAL_COMMAND is always removed from the child's environment unless env sets it. */
+struct h_server *h_spawn_ex(struct h_ctx *c, const struct h_spawn_opts *o);
+
+/* Like h_setup_raw, but starts no server: c->s is NULL until the test spawns one
+ * (for cases that must write a configuration first). */
+int h_setup_bare(void **state);
+#define H_TEST_BARE(f)	cmocka_unit_test_setup_teardown(f, h_setup_bare, h_teardown)
+
+/*
+ * Writes base/vault.conf: if body is non-NULL, "profile PROFILE { BODY }"; then
+ * "tenant case { user <current user>  root <c->root>  profile PROFILE  TENANT_EXTRA }".
+ * body and tenant_extra are statement lines. Returns the file's path (harness-owned).
+ */
+const char *h_write_config(struct h_ctx *c, const char *profile, const char *body,
+			   const char *tenant_extra);
+/* Writes base/NAME with the given text; returns its path (harness-owned). */
+const char *h_write_base_file(struct h_ctx *c, const char *name, const char *text);
+/* The current user's name (getpwuid(getuid())). */
+const char *h_user_name(void);
+/*
+ * vault-sftp --config base/vault.conf --tenant case --log-stderr, with the extra
+ * environment entries (NULL-terminated, or NULL). If init, sends INIT (fails the
+ * test unless VERSION 3 comes back). Becomes c->s when c->s is NULL.
+ */
+struct h_server *h_spawn_tenant(struct h_ctx *c, const char *const *env, bool init);
 /* Closes stdin, drains stdout/stderr to EOF, reaps (kills after H_TIMEOUT_MS). */
 void h_finish(struct h_server *s);
 /* Reports (print_error) and returns false if the finished server did not
@@ -255,6 +291,18 @@ void h_disk_symlink(const struct h_ctx *c, const char *target, const char *rel);
 uint8_t *h_disk_get(const struct h_ctx *c, const char *rel, size_t *ret_len);
 bool h_disk_exists(const struct h_ctx *c, const char *rel);
 int h_disk_lstat(const struct h_ctx *c, const char *rel, struct stat *st);
+/* Names in a dir of the root, "." and ".." left out (harness-owned); -1 if it cannot be opened. */
+ssize_t h_disk_list(const struct h_ctx *c, const char *reldir, char ***ret);
+/* A hard link new_rel to existing_rel, both in the root. */
+void h_disk_link(const struct h_ctx *c, const char *existing_rel, const char *new_rel);
+/* Fails unless rel is a regular file holding exactly these bytes. */
+void h_assert_disk_(const struct h_ctx *c, const char *rel, const void *data, size_t len,
+		    const char *file, int line);
+#define h_assert_disk(c, rel, data, len) h_assert_disk_((c), (rel), (data), (len), __FILE__, __LINE__)
+#define h_assert_disk_str(c, rel, str) h_assert_disk_((c), (rel), (str), strlen(str), __FILE__, __LINE__)
+/* Fails if rel exists (as anything). */
+void h_assert_disk_absent_(const struct h_ctx *c, const char *rel, const char *file, int line);
+#define h_assert_disk_absent(c, rel) h_assert_disk_absent_((c), (rel), __FILE__, __LINE__)
 /* Names of .sealvault.part.* entries in a dir of the root (malloc'd). */
 size_t h_disk_partials(const struct h_ctx *c, const char *reldir, char ***ret);
 /* Registers p to be freed at teardown; returns p. */

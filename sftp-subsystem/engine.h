@@ -103,6 +103,23 @@ int seal_fd(struct sftp_session *s, const char *vpath, int ro_fd);
 /* "PATH: stored, but the vault could not seal it", logged too. */
 int reply_not_sealed(struct sftp_session *s, uint32_t id, const char *vpath, int err);
 
+/*
+ * The start of REMOVE and RMDIR: the gate's verdict for op on vpath, the
+ * parent directory's fd, the entry's name and lstat. Answers what ends the
+ * request early (the root or a reserved name, a missing entry, a refusal)
+ * and returns -1 then; otherwise the parent fd, which the caller closes.
+ */
+int open_entry(struct sftp_session *s, uint32_t id, const char *opname, enum policy_op op,
+	       const char *vpath, struct gate_verdict *ret_v, const char **ret_name, struct stat *ret_st);
+
+/*
+ * A new handle of kind for vpath. NULL with *ret_err set (-EMFILE at the
+ * handle limit, -ENOMEM); reply_handle_error() answers that.
+ */
+struct handle *new_path_handle(struct sftp_session *s, enum handle_kind kind, const char *vpath,
+			       int *ret_err);
+int reply_handle_error(struct sftp_session *s, uint32_t id, int err);
+
 /* Handler tables, one per file. */
 extern const struct sftp_request_type handlers_file[];
 extern const struct sftp_request_type handlers_dir[];

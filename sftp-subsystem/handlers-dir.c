@@ -36,17 +36,12 @@ process_opendir(struct sftp_session *s, uint32_t id, struct reader *r)
 		close(fd);
 		return reply_errno(s, id, err, vpath);
 	}
-	h = handle_new(&s->handles, HANDLE_DIR);
+	h = new_path_handle(s, HANDLE_DIR, vpath, &err);
 	if (h == NULL) {
 		closedir(dir);
-		return reply_status(s, id, SSH_FX_FAILURE, "too many open handles");
+		return reply_handle_error(s, id, err);
 	}
 	h->dir = dir;
-	h->path = strdup(vpath);
-	if (h->path == NULL) {
-		handle_free(&s->handles, h);
-		return reply_errno(s, id, ENOMEM, NULL);
-	}
 	return reply_handle(s, id, h);
 }
 
@@ -183,23 +178,8 @@ process_rmdir(struct sftp_session *s, uint32_t id, struct reader *r)
 
 	if ((err = read_path(r, vpath, sizeof(vpath))) != 0)
 		return err;
-	v = gate_path(s, POLICY_OP_RMDIR, vpath);
-	if (path_is_reserved(vpath) || strcmp(vpath, "/") == 0)
-		return gate_refuse(s, id, "rmdir", vpath, v.status != SSH_FX_OK ? v :
-				   gate_deny("the vault's root is kept"));
-	parent = path_open_parent(s->root_fd, vpath, &name);
-	if (parent < 0)
-		return reply_errno(s, id, parent, vpath);
-	/* Tell a missing directory apart from a refused one. */
-	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		err = errno;
-		close(parent);
-		return reply_errno(s, id, err, vpath);
-	}
-	if (v.status != SSH_FX_OK) {
-		close(parent);
-		return gate_refuse(s, id, "rmdir", vpath, v);
-	}
+	if ((parent = open_entry(s, id, "rmdir", POLICY_OP_RMDIR, vpath, &v, &name, &st)) < 0)
+		return 0;
 	err = unlinkat(parent, name, AT_REMOVEDIR) < 0 ? errno : 0;
 	close(parent);
 	if (err != 0)

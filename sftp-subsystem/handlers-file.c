@@ -26,9 +26,30 @@ describe_pflags(uint32_t pflags, char *out, size_t size)
 		out[strlen(out) - 1] = '\0';
 }
 
-static int
-reply_no_handles(struct sftp_session *s, uint32_t id)
+struct handle *
+new_path_handle(struct sftp_session *s, enum handle_kind kind, const char *vpath, int *ret_err)
 {
+	struct handle *h = handle_new(&s->handles, kind);
+
+	*ret_err = 0;
+	if (h == NULL) {
+		*ret_err = s->handles.in_use >= s->handles.max ? -EMFILE : -ENOMEM;
+		return NULL;
+	}
+	h->path = strdup(vpath);
+	if (h->path == NULL) {
+		handle_free(&s->handles, h);
+		*ret_err = -ENOMEM;
+		return NULL;
+	}
+	return h;
+}
+
+int
+reply_handle_error(struct sftp_session *s, uint32_t id, int err)
+{
+	if (err != -EMFILE)
+		return reply_errno(s, id, err, NULL);
 	log_line(&s->log, LOG_NOTICE, "open handle limit (%u) reached", s->handles.max);
 	return reply_status(s, id, SSH_FX_FAILURE, "too many open handles");
 }
@@ -39,7 +60,7 @@ open_for_reading(struct sftp_session *s, uint32_t id, const char *vpath)
 {
 	struct handle *h;
 	struct stat st;
-	int fd;
+	int fd, err;
 
 	fd = path_open(s->root_fd, vpath, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
 	if (fd == -ENXIO)	/* a socket, reached through a symlink */
@@ -50,17 +71,12 @@ open_for_reading(struct sftp_session *s, uint32_t id, const char *vpath)
 		close(fd);
 		return reply_status(s, id, SSH_FX_FAILURE, "not a regular file");
 	}
-	h = handle_new(&s->handles, HANDLE_FILE);
+	h = new_path_handle(s, HANDLE_FILE, vpath, &err);
 	if (h == NULL) {
 		close(fd);
-		return reply_no_handles(s, id);
+		return reply_handle_error(s, id, err);
 	}
 	h->fd = fd;
-	h->path = strdup(vpath);
-	if (h->path == NULL) {
-		handle_free(&s->handles, h);
-		return reply_errno(s, id, ENOMEM, NULL);
-	}
 	return reply_handle(s, id, h);
 }
 
@@ -74,17 +90,12 @@ open_upload(struct sftp_session *s, uint32_t id, const char *vpath, int parent_f
 	struct handle *h;
 	int fd;
 
-	h = handle_new(&s->handles, HANDLE_UPLOAD);
+	h = new_path_handle(s, HANDLE_UPLOAD, vpath, &fd);
 	if (h == NULL) {
 		close(parent_fd);
-		return reply_no_handles(s, id);
+		return reply_handle_error(s, id, fd);
 	}
 	h->parent_fd = parent_fd;
-	h->path = strdup(vpath);
-	if (h->path == NULL) {
-		handle_free(&s->handles, h);
-		return reply_errno(s, id, ENOMEM, NULL);
-	}
 	h->target_name = h->path + (name - vpath);
 	/* The partial file is a new inode whatever becomes of it. */
 	if (!quota_take_file(&s->quota)) {

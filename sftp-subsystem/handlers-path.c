@@ -112,6 +112,38 @@ process_lsetstat(struct sftp_session *s, uint32_t id, struct reader *r)
 	return setstat_common(s, id, r, false);
 }
 
+int
+open_entry(struct sftp_session *s, uint32_t id, const char *opname, enum policy_op op,
+	   const char *vpath, struct gate_verdict *ret_v, const char **ret_name, struct stat *ret_st)
+{
+	int parent, err;
+
+	*ret_v = gate_path(s, op, vpath);
+	if (path_is_reserved(vpath) || strcmp(vpath, "/") == 0) {
+		gate_refuse(s, id, opname, vpath, ret_v->status != SSH_FX_OK ? *ret_v :
+			    gate_deny("the vault's root is kept"));
+		return -1;
+	}
+	parent = path_open_parent(s->root_fd, vpath, ret_name);
+	if (parent < 0) {
+		reply_errno(s, id, parent, vpath);
+		return -1;
+	}
+	/* A missing entry is told apart from a refused one. */
+	if (fstatat(parent, *ret_name, ret_st, AT_SYMLINK_NOFOLLOW) < 0) {
+		err = errno;
+		close(parent);
+		reply_errno(s, id, err, vpath);
+		return -1;
+	}
+	if (ret_v->status != SSH_FX_OK) {
+		close(parent);
+		gate_refuse(s, id, opname, vpath, *ret_v);
+		return -1;
+	}
+	return parent;
+}
+
 static int
 process_remove(struct sftp_session *s, uint32_t id, struct reader *r)
 {
@@ -123,26 +155,15 @@ process_remove(struct sftp_session *s, uint32_t id, struct reader *r)
 
 	if ((err = read_path(r, vpath, sizeof(vpath))) != 0)
 		return err;
-	v = gate_path(s, POLICY_OP_REMOVE, vpath);
-	if (path_is_reserved(vpath) || strcmp(vpath, "/") == 0)
-		return gate_refuse(s, id, "remove", vpath, v.status != SSH_FX_OK ? v :
-				   gate_deny("the vault's root is kept"));
-	parent = path_open_parent(s->root_fd, vpath, &name);
-	if (parent < 0)
-		return reply_errno(s, id, parent, vpath);
-	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		err = errno;
-	else if (v.status != SSH_FX_OK)
-		err = -1;
-	else if (S_ISDIR(st.st_mode))
+	if ((parent = open_entry(s, id, "remove", POLICY_OP_REMOVE, vpath, &v, &name, &st)) < 0)
+		return 0;
+	if (S_ISDIR(st.st_mode))
 		err = EISDIR;
 	else if (v.action == POLICY_ATTIC)
 		err = -attic_move(s->root_fd, parent, name, vpath);
 	else if ((err = unlinkat(parent, name, 0) < 0 ? errno : 0) == 0)
 		quota_release(&s->quota, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, 1);
 	close(parent);
-	if (err == -1)
-		return gate_refuse(s, id, "remove", vpath, v);
 	if (err != 0)
 		return reply_errno(s, id, err, vpath);
 	log_line(&s->log, v.action == POLICY_ATTIC ? LOG_NOTICE : LOG_INFO, "remove \"%s\": %s", vpath,

@@ -115,6 +115,8 @@ fi
 # ---------------------------------------------------------------- packages
 # shellcheck source=scripts/lib/deps.sh
 source "$repo/scripts/lib/deps.sh"
+# shellcheck source=scripts/lib/sshd-match.sh
+source "$repo/scripts/lib/sshd-match.sh"
 if [[ ${SEALVAULT_NO_APT:-0} != 1 ]]; then
 	echo "==== installing packages (apt-get)"
 	# cmocka: the build configures the tests too (BUILD_TESTING is on by default).
@@ -201,16 +203,8 @@ LogLevel VERBOSE
 
 # vault-sftp expands %u itself (sshd does not, in these lines).
 Subsystem sftp $bin --root $vaults/%u
-Match User $user
-	ForceCommand $bin --root $vaults/%u
-	AllowTcpForwarding no
-	AllowStreamLocalForwarding no
-	AllowAgentForwarding no
-	X11Forwarding no
-	PermitTTY no
-	PermitTunnel no
-	GatewayPorts no
 EOF
+sealvault_match_block "$user" force "$bin --root $vaults/%u" >>"$cfg"
 /usr/sbin/sshd -t -f "$cfg" || die "sshd -t rejected $cfg"
 : >"$state/sshd.log"
 /usr/sbin/sshd -f "$cfg" -E "$state/sshd.log"

@@ -14,6 +14,9 @@
 
 set -euo pipefail
 
+# shellcheck source=scripts/lib/sshd-match.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/sshd-match.sh"
+
 IT_NAME=$(basename "${0%.sh}")
 IT_CLEANUPS=()
 T=""

@@ -34,16 +34,8 @@ install -m 0755 "$VAULT_SFTP" "$T/bin/vault-sftp"
 cat >"$T/sshd-extra.conf" <<EOF
 Subsystem sftp $T/bin/vault-sftp --root $vaults/%u
 AllowUsers $user
-Match User $user
-	ForceCommand $T/bin/vault-sftp --root $vaults/%u
-	AllowTcpForwarding no
-	AllowStreamLocalForwarding no
-	AllowAgentForwarding no
-	X11Forwarding no
-	PermitTTY no
-	PermitTunnel no
-	GatewayPorts no
 EOF
+sealvault_match_block "$user" force "$T/bin/vault-sftp --root $vaults/%u" >>"$T/sshd-extra.conf"
 start_sshd "$T/sshd-extra.conf"
 
 # Canary: a file the exec attempts below try to destroy.

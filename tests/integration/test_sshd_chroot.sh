@@ -55,16 +55,8 @@ match_block() {
 	cat <<EOF
 Subsystem sftp $shell --root /
 AllowUsers $user
-Match User $user
-	ChrootDirectory $chroots/%u
-	AllowTcpForwarding no
-	AllowStreamLocalForwarding no
-	AllowAgentForwarding no
-	X11Forwarding no
-	PermitTTY no
-	PermitTunnel no
-	GatewayPorts no
 EOF
+	sealvault_match_block "$user" chroot "$chroots/%u"
 }
 
 # ---------------------------------------------------------------- 1. ForceCommand

@@ -63,15 +63,8 @@ EOF
 	cat >"$T/sshd-extra.conf" <<EOF
 Subsystem sftp $force
 AllowUsers $TENANT
-Match User $TENANT
-	ForceCommand $force
-	AllowTcpForwarding no
-	AllowStreamLocalForwarding no
-	AllowAgentForwarding no
-	X11Forwarding no
-	PermitTTY no
-	PermitTunnel no
 EOF
+	sealvault_match_block "$TENANT" force "$force" >>"$T/sshd-extra.conf"
 	start_sshd "$T/sshd-extra.conf"
 	client_opts
 	# The tools start ssh themselves: a command line with our options.

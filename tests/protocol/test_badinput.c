@@ -114,9 +114,9 @@ request_before_init(void **state)
 	h_send_raw(s, b.p, b.len);
 	expect_status(s, 10, SSH_FX_FAILURE, "send INIT first");
 
-	/* A stub too short for an id, and a zero length: dropped. */
-	static const uint8_t stub[] = { 0, 0, 0, 2, SSH_FXP_STAT, 0, 0, 0, 0, 0 };
-	h_send_raw(s, stub, sizeof(stub));
+	/* A runt too short for an id, and a zero length: dropped. */
+	static const uint8_t runt[] = { 0, 0, 0, 2, SSH_FXP_STAT, 0, 0, 0, 0, 0 };
+	h_send_raw(s, runt, sizeof(runt));
 
 	hb_free(&b);
 	assert_int_equal(h_init(s, 3), 0);

@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seal broker's refusals and wire handling, in-process: broker_seal_fd
+ * on files in a scratch root, broker_serve_one over a socketpair, and
+ * seal_client_seal against a forked broker. Only refusals: the success path
+ * (the immutable flag) needs root and ext4 and is tested in
+ * tests/integration/test_broker.sh.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "broker.h"
+#include "seal-client.h"
+
+static char root[256], outside[300];
+static struct policy *pol;
+
+static void
+touch(const char *rel)
+{
+	char p[512];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "data", 4), 4);
+	close(fd);
+}
+
+static int
+open_rel(const char *rel, int flags)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	return open(p, flags | O_CLOEXEC);
+}
+
+static int
+setup(void **state)
+{
+	char tmpl[] = "/tmp/sealvault-test-broker.XXXXXX", conf[2048], p[600];
+	struct policy_error perr;
+	struct passwd *pw = getpwuid(getuid());
+
+	if (pw == NULL || mkdtemp(tmpl) == NULL)
+		return -1;
+	snprintf(outside, sizeof(outside), "%s", tmpl);
+	snprintf(root, sizeof(root), "%s/root", tmpl);
+	if (mkdir(root, 0755) < 0)
+		return -1;
+	snprintf(conf, sizeof(conf),
+		 "profile p {\n\tpath **/*.tmp temp\n\tpath **  seal\n}\n"
+		 "tenant t {\n\tuser %s\n\troot %s\n\tprofile p\n}\n", pw->pw_name, root);
+	if (policy_load_string(conf, "test", &pol, &perr) < 0) {
+		fprintf(stderr, "%s:%u: %s\n", perr.file, perr.line, perr.message);
+		return -1;
+	}
+	touch("a.bin");
+	touch("b.bin");
+	touch("x.tmp");
+	touch("h1.bin");
+	touch(".sealvault-part");
+	snprintf(p, sizeof(p), "%s/h1.bin", root);
+	{
+		char q[600];
+
+		snprintf(q, sizeof(q), "%s/h2.bin", root);
+		if (link(p, q) < 0)
+			return -1;
+	}
+	snprintf(p, sizeof(p), "%s/d", root);
+	if (mkdir(p, 0755) < 0)
+		return -1;
+	snprintf(p, sizeof(p), "%s/outside.bin", outside);
+	{
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+
+		if (fd < 0)
+			return -1;
+		close(fd);
+	}
+	(void)state;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", outside);
+	policy_free(pol);
+	(void)state;
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void
+expect_refusal(int fd, const char *vpath, uid_t uid, const char *reason_part)
+{
+	struct broker_outcome o = { 0 };
+	int r = broker_seal_fd(pol, uid, fd, vpath, &o);
+
+	assert_true(r < 0);
+	assert_int_equal(r, o.status);
+	if (strstr(o.reason, reason_part) == NULL)
+		fail_msg("reason '%s' lacks '%s'", o.reason, reason_part);
+}
+
+static void
+test_refusals(void **state)
+{
+	int a = open_rel("a.bin", O_RDONLY), d = open_rel("d", O_RDONLY | O_DIRECTORY);
+	int h = open_rel("h1.bin", O_RDONLY), x = open_rel("x.tmp", O_RDONLY);
+	int r = open_rel(".sealvault-part", O_RDONLY), ap = open_rel("a.bin", O_PATH);
+	char p[400];
+	int out;
+
+	snprintf(p, sizeof(p), "%s/outside.bin", outside);
+	out = open(p, O_RDONLY | O_CLOEXEC);
+	assert_true(a >= 0 && d >= 0 && h >= 0 && x >= 0 && r >= 0 && ap >= 0 && out >= 0);
+
+	expect_refusal(a, "/a.bin", getuid() + 12345, "user of no tenant");
+	expect_refusal(d, "/d", getuid(), "not a regular file");
+	expect_refusal(h, "/h1.bin", getuid(), "links, not one");
+	expect_refusal(x, "/x.tmp", getuid(), "temp class");
+	expect_refusal(r, "/.sealvault-part", getuid(), "reserved");
+	expect_refusal(a, "/b.bin", getuid(), "not the file at that path");
+	expect_refusal(out, "/outside.bin", getuid(), "does not resolve");
+	expect_refusal(out, "/../outside.bin", getuid(), "not a clean");
+	expect_refusal(a, "a.bin", getuid(), "not a clean");
+	expect_refusal(a, "/a.bin/", getuid(), "not a clean");
+	expect_refusal(a, "//a.bin", getuid(), "not a clean");
+	expect_refusal(a, "/", getuid(), "not a clean");
+	expect_refusal(ap, "/a.bin", getuid(), "O_PATH");
+	expect_refusal(9999, "/a.bin", getuid(), "not an open file descriptor");
+	close(a); close(d); close(h); close(x); close(r); close(ap); close(out);
+	(void)state;
+}
+
+/* Sends a raw request: the magic, len bytes of body, nfds copies of fd. */
+static void
+send_raw(int s, uint32_t magic, const void *body, size_t len, int fd, int nfds)
+{
+	unsigned char buf[8192];
+	union {
+		char b[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(magic) + len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	memcpy(buf, &magic, sizeof(magic));
+	memcpy(buf + sizeof(magic), body, len);
+	memset(&ctl, 0, sizeof(ctl));
+	if (nfds > 0) {
+		struct cmsghdr *c;
+
+		mh.msg_control = ctl.b;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		for (int i = 0; i < nfds; i++)
+			memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof(int));
+	}
+	assert_int_equal(sendmsg(s, &mh, 0), (ssize_t)iov.iov_len);
+}
+
+static int32_t
+read_status(int s)
+{
+	unsigned char buf[SEAL_PROTO_REPLY_MAX];
+	int32_t st;
+
+	assert_true(read(s, buf, sizeof(buf)) >= (ssize_t)sizeof(st));
+	memcpy(&st, buf, sizeof(st));
+	return st;
+}
+
+static void
+test_wire(void **state)
+{
+	int sv[2], a = open_rel("a.bin", O_RDONLY);
+	struct broker_outcome o;
+	char big[SEAL_PROTO_PATH_MAX + 16];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+
+	/* nothing to read yet */
+	assert_int_equal(broker_serve_one(pol, sv[1], &o), -EAGAIN);
+	/* a well-formed request with no fd: refused, connection kept */
+	send_raw(sv[0], SEAL_PROTO_MAGIC, "/x.tmp", 7, -1, 0);
+	assert_int_equal(broker_serve_one(pol, sv[1], &o), 0);
+	assert_int_equal(read_status(sv[0]), -EINVAL);
+	/* three fds: refused, all closed */
+	send_raw(sv[0], SEAL_PROTO_MAGIC, "/x.tmp", 7, a, 3);
+	assert_int_equal(broker_serve_one(pol, sv[1], &o), 0);
+	assert_int_equal(read_status(sv[0]), -EINVAL);
+	assert_non_null(strstr(o.reason, "got 3"));
+	/* a valid request for a temp path: a policy refusal */
+	send_raw(sv[0], SEAL_PROTO_MAGIC, "/x.tmp", 7, open_rel("x.tmp", O_RDONLY), 1);
+	assert_int_equal(broker_serve_one(pol, sv[1], &o), 0);
+	assert_int_equal(read_status(sv[0]), -EPERM);
+	assert_string_equal(o.path, "/x.tmp");
+	/* no NUL, a NUL inside, wrong magic, too long: protocol errors */
+	send_raw(sv[0], SEAL_PROTO_MAGIC, "/a.bin", 6, a, 1);
+	assert_int_equal(broker_serve_one(pol, sv[1], &o), -EPROTO);
+	assert_int_equal(read_status(sv[0]), -EPROTO);
+	send_raw(sv[0], SEAL_PROTO_MAGIC, "/a\0.bin", 8, a, 1);
+	assert_int_equal(broker_serve_one(pol, sv[1], &o), -EPROTO);
+	assert_int_equal(read_status(sv[0]), -EPROTO);
+	send_raw(sv[0], 0x12345678, "/a.bin", 7, a, 1);
+	assert_int_equal(broker_serve_one(pol, sv[1], &o), -EPROTO);
+	assert_int_equal(read_status(sv[0]), -EPROTO);
+	memset(big, 'a', sizeof(big));
+	big[0] = '/';
+	big[sizeof(big) - 1] = '\0';
+	send_raw(sv[0], SEAL_PROTO_MAGIC, big, sizeof(big), a, 1);
+	assert_int_equal(broker_serve_one(pol, sv[1], &o), -EPROTO);
+	assert_int_equal(read_status(sv[0]), -EPROTO);
+	/* the peer hangs up */
+	close(sv[0]);
+	assert_int_equal(broker_serve_one(pol, sv[1], &o), -ECONNRESET);
+	close(sv[1]);
+	close(a);
+	(void)state;
+}
+
+static void
+test_client(void **state)
+{
+	int sv[2], fd = open_rel("x.tmp", O_RDONLY), r;
+	char reason[SEAL_PROTO_REASON_MAX];
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct broker_outcome o;
+		int rc;
+
+		close(sv[0]);
+		do
+			rc = broker_serve_one(pol, sv[1], &o);
+		while (rc == -EAGAIN && usleep(1000) == 0);
+		_exit(rc == 0 ? 0 : 1);
+	}
+	close(sv[1]);
+	r = seal_client_seal(sv[0], fd, "/x.tmp", reason, sizeof(reason));
+	assert_int_equal(r, -EPERM);
+	assert_non_null(strstr(reason, "temp class"));
+	{
+		int st;
+
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	/* the broker is gone: a local error with a reason, no hang */
+	r = seal_client_seal(sv[0], fd, "/x.tmp", reason, sizeof(reason));
+	assert_true(r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN);
+	assert_non_null(strstr(reason, "seal broker"));
+	assert_int_equal(seal_client_seal(-1, fd, "/x.tmp", reason, sizeof(reason)), -ENOTCONN);
+	assert_int_equal(seal_client_connect("/nonexistent/broker.sock"), -ENOENT);
+	close(sv[0]);
+	close(fd);
+	(void)state;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_wire),
+		cmocka_unit_test(test_client),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seal broker's wire format, shared by vault-sftp (client) and vaultd.
+ *
+ * Transport: a Unix SOCK_SEQPACKET socket, so every message keeps its
+ * boundaries. One request at a time per connection.
+ *
+ * Request (one message):
+ *   u32  SEAL_PROTO_MAGIC (host byte order: both ends are on this host)
+ *   char vpath[]          the vault path ("/a/b"), NUL-terminated,
+ *                         strlen < SEAL_PROTO_PATH_MAX
+ *   + exactly one fd in an SCM_RIGHTS control message: an O_RDONLY fd of
+ *     the file to seal.
+ *
+ * Reply (one message):
+ *   i32  status           0, or a negative errno
+ *   char reason[]         a short human-readable reason, NUL-terminated
+ *                         (empty on success), < SEAL_PROTO_REASON_MAX
+ */
+#ifndef SEALVAULT_BROKER_PROTO_H
+#define SEALVAULT_BROKER_PROTO_H
+
+#include <stdint.h>
+
+#define SEAL_PROTO_MAGIC	0x53564c31u	/* "SVL1": magic and version in one */
+#define SEAL_PROTO_PATH_MAX	4096		/* vpath length, NUL excluded, is below this */
+#define SEAL_PROTO_REASON_MAX	256
+
+/* Largest request: the magic, the path, its NUL. */
+#define SEAL_PROTO_REQUEST_MAX	(sizeof(uint32_t) + SEAL_PROTO_PATH_MAX)
+#define SEAL_PROTO_REPLY_MAX	(sizeof(int32_t) + SEAL_PROTO_REASON_MAX)
+
+/* The xattr that records when the broker sealed a file (decimal Unix time). */
+#define SEAL_XATTR_SEALED	"trusted.sealvault.sealed"
+
+#endif

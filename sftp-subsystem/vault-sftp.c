@@ -22,10 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker-proto.h"
 #include "confine.h"
 #include "hash-command.h"
 #include "log.h"
 #include "policy.h"
+#include "seal-client.h"
 #include "session.h"
 
 #ifndef SEALVAULT_VERSION
@@ -45,6 +47,7 @@ struct options {
 	int log_level;
 	unsigned max_handles;
 	bool require_landlock;
+	bool require_broker;
 };
 
 static void
@@ -54,6 +57,7 @@ usage(FILE *f)
 		"usage: vault-sftp --root DIR [--log-stderr] [--log-level LEVEL]\n"
 		"       vault-sftp --config FILE [--tenant NAME] [--root DIR] [...]\n"
 		"                  [--max-handles N] [--label TEXT] [--require-landlock]\n"
+		"                  [--require-broker]\n"
 		"       vault-sftp -c 'vault-sftp --root DIR ...'   (as a login shell)\n"
 		"       vault-sftp --help | --version\n"
 		"\n"
@@ -61,7 +65,11 @@ usage(FILE *f)
 		"With --config, the tenant (default: the one named like the login user, or\n"
 		"whose user it is) gives the root and the profile of path classes.\n"
 		"In DIR, %%u is the login name, %%U the uid, %%h the home directory, %%%% a %%.\n"
-		"LEVEL is error, notice (default), info or debug.\n");
+		"LEVEL is error, notice (default), info or debug.\n"
+		"With --config, finished uploads are made immutable by vaultd's seal broker\n"
+		"(the config's broker-socket). If it cannot be reached, vault-sftp says that\n"
+		"kernel sealing is off and serves anyway, or with --require-broker refuses\n"
+		"to start.\n");
 }
 
 static int
@@ -105,6 +113,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "max-handles", required_argument, NULL, 'm' },
 		{ "label", required_argument, NULL, 'L' },
 		{ "require-landlock", no_argument, NULL, 'R' },
+		{ "require-broker", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -129,6 +138,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		case 'e': o->log_stderr = true; break;
 		case 'L': o->label = optarg; break;
 		case 'R': o->require_landlock = true; break;
+		case 'B': o->require_broker = true; break;
 		case 'l':
 			if ((o->log_level = parse_level(optarg)) < 0) {
 				fprintf(stderr, "vault-sftp: unknown log level '%s'\n", optarg);
@@ -156,6 +166,10 @@ parse_args(int argc, char *argv[], struct options *o)
 	}
 	if (o->tenant != NULL && o->config == NULL) {
 		fprintf(stderr, "vault-sftp: --tenant needs --config\n");
+		return 2;
+	}
+	if (o->require_broker && o->config == NULL) {
+		fprintf(stderr, "vault-sftp: --require-broker needs --config\n");
 		return 2;
 	}
 	return 0;
@@ -444,8 +458,43 @@ serve(struct sftp_session *s)
 	}
 }
 
+/* The seal broker connection (-1: none); one per process, like the session. */
+static int seal_sock = -1;
+
+/*
+ * hooks.seal: vaultd makes the file immutable before the engine replies.
+ * A refusal or a transport failure fails the CLOSE (the engine answers
+ * "stored, but the vault could not seal it"); after a transport failure the
+ * connection is dropped, since a late reply could be taken for the next one.
+ */
 static int
-run_session(const struct options *o, const struct policy_tenant *tenant, const struct hash_request *hash)
+seal_hook(void *ctx, int fd, const char *path)
+{
+	char reason[SEAL_PROTO_REASON_MAX], qpath[512], qreason[2 * SEAL_PROTO_REASON_MAX];
+	int r;
+
+	(void)ctx;
+	if (seal_sock < 0) {
+		log_quote(qpath, sizeof(qpath), path);
+		say(LOG_ERR, "cannot seal %s: the connection to the seal broker is gone", qpath);
+		return -ENOTCONN;
+	}
+	r = seal_client_seal(seal_sock, fd, path, reason, sizeof(reason));
+	if (r == 0)
+		return 0;
+	log_quote(qpath, sizeof(qpath), path);
+	log_quote(qreason, sizeof(qreason), reason);
+	say(LOG_ERR, "seal of %s refused or failed: %s", qpath, qreason);
+	if (r == -ETIMEDOUT || r == -EPIPE || r == -ECONNRESET || r == -EPROTO || r == -ENOTCONN) {
+		close(seal_sock);
+		seal_sock = -1;
+	}
+	return r;
+}
+
+static int
+run_session(const struct options *o, const struct policy_tenant *tenant, const char *broker_socket,
+	    const struct hash_request *hash)
 {
 	char root[PATH_MAX], uid_label[32];
 	struct confine_options copts = { .require_landlock = o->require_landlock };
@@ -490,6 +539,20 @@ run_session(const struct options *o, const struct policy_tenant *tenant, const s
 		return 1;
 	}
 	cfg.max_handles = raise_fd_limit(o->max_handles ? o->max_handles : SFTP_DEFAULT_HANDLES);
+	if (broker_socket != NULL && hash == NULL) {
+		seal_sock = seal_client_connect(broker_socket);
+		if (seal_sock >= 0) {
+			hooks.seal = seal_hook;
+		} else if (o->require_broker) {
+			say(LOG_ERR, "cannot reach the seal broker at %s: %s (--require-broker)",
+			    broker_socket, strerror(-seal_sock));
+			close(root_fd);
+			return 1;
+		} else {
+			say(LOG_WARNING, "WARNING: kernel sealing is OFF: broker unreachable at %s: %s",
+			    broker_socket, strerror(-seal_sock));
+		}
+	}
 
 	err = confine_self(root_fd, &copts, &abi, &what);
 	if (err < 0) {
@@ -568,7 +631,8 @@ run(const struct options *o)
 			return 1;
 #endif
 	}
-	r = run_session(o, tenant, cmd == COMMAND_HASH ? &hash : NULL);
+	r = run_session(o, tenant, policy != NULL ? policy->broker_socket : NULL,
+			cmd == COMMAND_HASH ? &hash : NULL);
 	policy_free(policy);
 	return r;
 }

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/* The client side of the seal broker: see seal-client.h and vaultd/broker-proto.h. */
+#include "seal-client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker-proto.h"
+
+static void
+set_reason(char *reason, size_t n, const char *text)
+{
+	if (reason != NULL && n > 0)
+		snprintf(reason, n, "%s", text);
+}
+
+int
+seal_client_connect(const char *socket_path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int s;
+
+	if (socket_path == NULL || socket_path[0] == '\0')
+		return -EINVAL;
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, socket_path, strlen(socket_path) + 1);
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	while (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		if (e == EINTR)
+			continue;
+		close(s);
+		return -e;
+	}
+	return s;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on sock until deadline. Returns 0, -ETIMEDOUT or a negative errno. */
+static int
+wait_for(int sock, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = events };
+		int64_t left = deadline - now_ms();
+		int r;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r > 0)
+			return 0;	/* readable, writable, or HUP/ERR: the next call says which */
+	}
+}
+
+int
+seal_client_seal(int sock, int fd, const char *vpath, char *reason, size_t n)
+{
+	unsigned char req[SEAL_PROTO_REQUEST_MAX], rep[SEAL_PROTO_REPLY_MAX + 1];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	uint32_t magic = SEAL_PROTO_MAGIC;
+	int64_t deadline = now_ms() + SEAL_CLIENT_TIMEOUT_MS;
+	struct iovec iov;
+	struct msghdr mh = { 0 };
+	struct cmsghdr *c;
+	size_t plen;
+	int32_t status;
+	ssize_t r;
+	int err;
+
+	set_reason(reason, n, "");
+	if (sock < 0 || fd < 0 || vpath == NULL) {
+		set_reason(reason, n, "no connection to the seal broker");
+		return sock < 0 ? -ENOTCONN : -EINVAL;
+	}
+	plen = strlen(vpath);
+	if (plen >= SEAL_PROTO_PATH_MAX) {
+		set_reason(reason, n, "path too long for the seal broker");
+		return -ENAMETOOLONG;
+	}
+	memcpy(req, &magic, sizeof(magic));
+	memcpy(req + sizeof(magic), vpath, plen + 1);
+	iov.iov_base = req;
+	iov.iov_len = sizeof(magic) + plen + 1;
+
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+
+	for (;;) {
+		r = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		if (r >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if ((err = wait_for(sock, POLLOUT, deadline)) < 0)
+				goto fail;
+			continue;
+		}
+		err = -errno;
+		goto fail;
+	}
+	if ((size_t)r != iov.iov_len) {
+		err = -EPROTO;
+		goto fail;
+	}
+
+	/* SOCK_SEQPACKET: one read() is one whole reply message. */
+	for (;;) {
+		if ((err = wait_for(sock, POLLIN, deadline)) < 0)
+			goto fail;
+		r = read(sock, rep, sizeof(rep) - 1);
+		if (r >= 0)
+			break;
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+			continue;
+		err = -errno;
+		goto fail;
+	}
+	if (r == 0) {
+		err = -ECONNRESET;
+		goto fail;
+	}
+	if ((size_t)r < sizeof(status)) {
+		err = -EPROTO;
+		goto fail;
+	}
+	rep[r] = '\0';
+	memcpy(&status, rep, sizeof(status));
+	if (status > 0 || status < -4095) {
+		err = -EPROTO;
+		goto fail;
+	}
+	set_reason(reason, n, (const char *)rep + sizeof(status));
+	return status;
+
+fail:
+	if (reason != NULL && n > 0)
+		snprintf(reason, n, "seal broker: %s", err == -EPROTO ? "malformed reply" : strerror(-err));
+	return err;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client side of vaultd's seal broker (vaultd/broker-proto.h), used by
+ * vault-sftp: connect once before confinement, then one request per sealed
+ * file. Needs only sendmsg, poll and read once connected (the seccomp list).
+ */
+#ifndef SEALVAULT_SEAL_CLIENT_H
+#define SEALVAULT_SEAL_CLIENT_H
+
+#include <stddef.h>
+
+/* How long seal_client_seal waits for the broker's reply. */
+#define SEAL_CLIENT_TIMEOUT_MS	10000
+
+/* Connects to the broker's socket. Returns the fd (CLOEXEC) or a negative errno. */
+int seal_client_connect(const char *socket_path);
+
+/*
+ * Asks the broker to seal fd, the file at vpath inside the tenant's root.
+ * Returns 0 once the broker says the file is immutable, the broker's
+ * negative errno (reason filled with its explanation), or a local negative
+ * errno (-ETIMEDOUT, -EPROTO, -EPIPE, ...; reason says what). reason may be
+ * NULL when n is 0.
+ */
+int seal_client_seal(int sock, int fd, const char *vpath, char *reason, size_t n);
+
+#endif

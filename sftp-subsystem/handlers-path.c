@@ -253,7 +253,7 @@ rename_common(struct sftp_session *s, uint32_t id, struct reader *r, const char 
 		close(to_dir);
 		return gate_refuse(s, id, op, to, v);
 	}
-	if (policy_class_seals(v.cls) && s->hooks.seal != NULL &&
+	if (policy_class_immutable(v.cls) && s->hooks.seal != NULL &&
 	    (ro_fd = openat(from_dir, from_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		err = errno;
 		goto out;
@@ -278,9 +278,9 @@ out:
 		return reply_errno(s, id, err, to);
 	}
 	log_line(&s->log, LOG_INFO, "%s \"%s\" to \"%s\": stored as %s", op, from, to, policy_class_name(v.cls));
-	if (policy_class_seals(v.cls) && (err = seal_fd(s, to, ro_fd)) < 0)
+	if (policy_class_immutable(v.cls) && (err = seal_fd(s, to, ro_fd)) < 0)
 		return reply_not_sealed(s, id, to, err);
-	if (ro_fd >= 0 && !policy_class_seals(v.cls))
+	if (ro_fd >= 0 && !policy_class_immutable(v.cls))
 		close(ro_fd);
 	return reply_status(s, id, SSH_FX_OK, NULL);
 }

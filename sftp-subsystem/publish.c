@@ -166,7 +166,7 @@ int
 upload_close(struct sftp_session *s, uint32_t id, struct handle *h)
 {
 	char msg[VAULT_PATH_MAX + 128];
-	bool seals = policy_class_seals(h->cls);
+	bool seals = policy_class_immutable(h->cls);
 	int err, ro_fd = -1;
 
 	if (h->failed) {

@@ -169,7 +169,7 @@ broker_seal_fd(const struct policy *p, uid_t uid, int fd, const char *vpath,
 	{
 		enum policy_class c = policy_classify(cand->profile, vpath);
 
-		if (!policy_class_seals(c))
+		if (!policy_class_immutable(c))
 			return refuse(out, -EPERM, "the path is in the %s class, which is not sealed",
 				      policy_class_name(c));
 	}

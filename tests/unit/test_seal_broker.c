@@ -65,7 +65,7 @@ setup(void **state)
 	if (mkdir(root, 0755) < 0)
 		return -1;
 	snprintf(conf, sizeof(conf),
-		 "profile p {\n\tpath **/*.tmp temp\n\tpath **  seal\n}\n"
+		 "profile p {\n\tpath **/*.tmp temp\n\tpath **/*.info versioned\n\tpath **  seal\n}\n"
 		 "tenant t {\n\tuser %s\n\troot %s\n\tprofile p\n}\n", pw->pw_name, root);
 	if (policy_load_string(conf, "test", &pol, &perr) < 0) {
 		fprintf(stderr, "%s:%u: %s\n", perr.file, perr.line, perr.message);
@@ -74,6 +74,7 @@ setup(void **state)
 	touch("a.bin");
 	touch("b.bin");
 	touch("x.tmp");
+	touch("v.info");
 	touch("h1.bin");
 	touch(".sealvault-part");
 	snprintf(p, sizeof(p), "%s/h1.bin", root);
@@ -127,18 +128,21 @@ test_refusals(void **state)
 {
 	int a = open_rel("a.bin", O_RDONLY), d = open_rel("d", O_RDONLY | O_DIRECTORY);
 	int h = open_rel("h1.bin", O_RDONLY), x = open_rel("x.tmp", O_RDONLY);
+	int v = open_rel("v.info", O_RDONLY);
 	int r = open_rel(".sealvault-part", O_RDONLY), ap = open_rel("a.bin", O_PATH);
 	char p[400];
 	int out;
 
 	snprintf(p, sizeof(p), "%s/outside.bin", outside);
 	out = open(p, O_RDONLY | O_CLOEXEC);
-	assert_true(a >= 0 && d >= 0 && h >= 0 && x >= 0 && r >= 0 && ap >= 0 && out >= 0);
+	assert_true(a >= 0 && d >= 0 && h >= 0 && x >= 0 && v >= 0 && r >= 0 && ap >= 0 && out >= 0);
 
 	expect_refusal(a, "/a.bin", getuid() + 12345, "user of no tenant");
 	expect_refusal(d, "/d", getuid(), "not a regular file");
 	expect_refusal(h, "/h1.bin", getuid(), "links, not one");
 	expect_refusal(x, "/x.tmp", getuid(), "temp class");
+	/* Versioned files must stay movable to the attic: no immutable flag yet. */
+	expect_refusal(v, "/v.info", getuid(), "versioned class");
 	expect_refusal(r, "/.sealvault-part", getuid(), "reserved");
 	expect_refusal(a, "/b.bin", getuid(), "not the file at that path");
 	expect_refusal(out, "/outside.bin", getuid(), "does not resolve");
@@ -149,7 +153,7 @@ test_refusals(void **state)
 	expect_refusal(a, "/", getuid(), "not a clean");
 	expect_refusal(ap, "/a.bin", getuid(), "O_PATH");
 	expect_refusal(9999, "/a.bin", getuid(), "not an open file descriptor");
-	close(a); close(d); close(h); close(x); close(r); close(ap); close(out);
+	close(a); close(d); close(h); close(x); close(v); close(r); close(ap); close(out);
 	(void)state;
 }
 

@@ -120,6 +120,34 @@ wait_until() {
 }
 
 # sha256 of one file.
+# loop_ext4 SIZE DIR: a fresh ext4 image of SIZE (truncate syntax, e.g. 8M)
+# mounted on DIR (created), unmounted (and its immutable flags cleared) at
+# exit. No root reserve (-m 0): tests that fill it run as root.
+loop_ext4() {
+	local size=$1 dir=$2 img
+	img="$T/$(basename "$dir").img"
+	mkdir -p "$dir"
+	truncate -s "$size" "$img"
+	mkfs.ext4 -q -F -m 0 "$img" >"$T/mkfs.out" 2>&1 || {
+		cat "$T/mkfs.out" >&2
+		fail "mkfs.ext4 failed"
+	}
+	mount -o loop "$img" "$dir" || fail "cannot loop-mount an ext4 image on $dir"
+	on_exit umount_bounded "$dir"
+}
+
+# Sealed files cannot be removed, so flags go first; the unmount is bounded.
+umount_bounded() {
+	local i
+	chattr -R -i -a "$1" >/dev/null 2>&1 || true
+	for ((i = 0; i < 50; i++)); do
+		mountpoint -q "$1" || return 0
+		umount "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	umount -l "$1"
+}
+
 sum_of() { sha256sum <"$1" | cut -d' ' -f1; }
 
 # tree_state DIR: one line per entry the client can see ("path type mode

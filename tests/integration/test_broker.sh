@@ -21,23 +21,8 @@ CLIENT="$here/broker-client.py"
 SYS_PY=/usr/bin/python3
 [[ -x $SYS_PY ]] || SYS_PY=$(command -v python3)
 
-img="$T/disk.img"
 mnt="$T/mnt"
-mkdir -p "$mnt"
-truncate -s 64M "$img"
-mkfs.ext4 -q -F -m 0 "$img" >"$T/mkfs.out" 2>&1 || { cat "$T/mkfs.out" >&2; fail "mkfs.ext4 failed"; }
-mount -o loop "$img" "$mnt" || skip "cannot loop-mount an ext4 image here"
-umount_bounded() {
-	local i
-	chattr -R -i -a "$1" >/dev/null 2>&1
-	for ((i = 0; i < 50; i++)); do
-		mountpoint -q "$1" || return 0
-		umount "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	umount -l "$1"
-}
-on_exit umount_bounded "$mnt"
+loop_ext4 64M "$mnt"
 
 V="$mnt/vault"
 mkdir -p "$V"

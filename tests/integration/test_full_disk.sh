@@ -11,27 +11,9 @@ require_root
 require_cmd sftp mkfs.ext4 mount umount losetup sha256sum cmp timeout
 it_init
 
-img="$T/disk.img"
 mnt="$T/mnt"
-mkdir -p "$mnt"
-truncate -s 8M "$img"
-# No root reserve (-m 0): vault-sftp runs as root here and would use it.
-mkfs.ext4 -q -F -m 0 -L sealvault-test "$img" >"$T/mkfs.out" 2>&1 || {
-	cat "$T/mkfs.out" >&2
-	fail "mkfs.ext4 failed"
-}
-mount -o loop "$img" "$mnt" || skip "cannot loop-mount an ext4 image here"
-on_exit umount_bounded "$mnt"
+loop_ext4 8M "$mnt"
 
-umount_bounded() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		mountpoint -q "$1" || return 0
-		umount "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	umount -l "$1"
-}
 
 V="$mnt/vault"
 mkdir "$V"

@@ -74,6 +74,8 @@ struct reply {
 int reply_begin(struct sftp_session *s, struct reply *rp, uint8_t type, uint32_t id);
 int reply_end(struct sftp_session *s, struct reply *rp);
 void reply_abort(struct sftp_session *s, struct reply *rp);
+/* A reply that could not be queued: drops it and ends the session. Returns err. */
+int reply_fatal(struct sftp_session *s, struct reply *rp, int err);
 
 /* Reads a path string and normalises it; negative errno on malformed input. */
 int read_path(struct reader *r, char *vpath, size_t size);
@@ -81,6 +83,12 @@ int read_path(struct reader *r, char *vpath, size_t size);
 struct handle *read_handle(struct sftp_session *s, struct reader *r, int *ret_err);
 /* The reply for an unknown or stale handle. */
 int reply_bad_handle(struct sftp_session *s, uint32_t id);
+/*
+ * For requests whose only argument is a handle: the handle, or NULL with
+ * *ret set to what the handler returns (a parse error, or the reply to an
+ * unknown handle).
+ */
+struct handle *request_handle(struct sftp_session *s, uint32_t id, struct reader *r, int *ret);
 
 /*
  * SETSTAT, FSETSTAT or lsetstat of something that is not an upload in

@@ -87,10 +87,9 @@ process_readdir(struct sftp_session *s, uint32_t id, struct reader *r)
 	uint32_t count = 0;
 	int err;
 
-	h = read_handle(s, r, &err);
-	if (err != 0)
+	if ((h = request_handle(s, id, r, &err)) == NULL)
 		return err;
-	if (h == NULL || h->kind != HANDLE_DIR)
+	if (h->kind != HANDLE_DIR)
 		return reply_bad_handle(s, id);
 	if ((err = reply_begin(s, &rp, SSH_FXP_NAME, id)) != 0)
 		goto fatal;
@@ -126,9 +125,7 @@ process_readdir(struct sftp_session *s, uint32_t id, struct reader *r)
 	buf_poke_u32(&s->out, rp.start + count_at, count);
 	return reply_end(s, &rp);
 fatal:
-	reply_abort(s, &rp);
-	s->fatal = err;
-	return err;
+	return reply_fatal(s, &rp, err);
 }
 
 static int

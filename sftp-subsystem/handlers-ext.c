@@ -38,9 +38,7 @@ reply_statvfs(struct sftp_session *s, uint32_t id, const struct statvfs *st)
 			goto fatal;
 	return reply_end(s, &rp);
 fatal:
-	reply_abort(s, &rp);
-	s->fatal = err;
-	return err;
+	return reply_fatal(s, &rp, err);
 }
 
 static int
@@ -78,11 +76,8 @@ process_fstatvfs(struct sftp_session *s, uint32_t id, struct reader *r)
 	struct handle *h;
 	int err;
 
-	h = read_handle(s, r, &err);
-	if (err != 0)
+	if ((h = request_handle(s, id, r, &err)) == NULL)
 		return err;
-	if (h == NULL)
-		return reply_bad_handle(s, id);
 	if (fstatvfs(fd_of(h), &st) < 0)
 		return reply_errno(s, id, errno, h->path);
 	return reply_statvfs(s, id, &st);
@@ -94,11 +89,8 @@ process_fsync(struct sftp_session *s, uint32_t id, struct reader *r)
 	struct handle *h;
 	int err;
 
-	h = read_handle(s, r, &err);
-	if (err != 0)
+	if ((h = request_handle(s, id, r, &err)) == NULL)
 		return err;
-	if (h == NULL)
-		return reply_bad_handle(s, id);
 	if (fsync(fd_of(h)) < 0)
 		return reply_errno(s, id, errno, h->path);
 	return reply_status(s, id, SSH_FX_OK, NULL);
@@ -115,9 +107,7 @@ process_limits(struct sftp_session *s, uint32_t id, struct reader *r)
 	    (err = buf_put_u64(&s->out, SFTP_MAX_RW_LENGTH)) != 0 ||
 	    (err = buf_put_u64(&s->out, SFTP_MAX_RW_LENGTH)) != 0 ||
 	    (err = buf_put_u64(&s->out, s->handles.max)) != 0) {
-		reply_abort(s, &rp);
-		s->fatal = err;
-		return err;
+		return reply_fatal(s, &rp, err);
 	}
 	return reply_end(s, &rp);
 }
@@ -191,9 +181,7 @@ process_users_groups_by_id(struct sftp_session *s, uint32_t id, struct reader *r
 	if ((err = reply_begin(s, &rp, SSH_FXP_EXTENDED_REPLY, id)) != 0 ||
 	    (err = put_names(s, uids, nu, true)) != 0 ||
 	    (err = put_names(s, gids, ng, false)) != 0) {
-		reply_abort(s, &rp);
-		s->fatal = err;
-		return err;
+		return reply_fatal(s, &rp, err);
 	}
 	return reply_end(s, &rp);
 }

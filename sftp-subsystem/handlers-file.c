@@ -255,11 +255,8 @@ process_close(struct sftp_session *s, uint32_t id, struct reader *r)
 	struct handle *h;
 	int err;
 
-	h = read_handle(s, r, &err);
-	if (err != 0)
+	if ((h = request_handle(s, id, r, &err)) == NULL)
 		return err;
-	if (h == NULL)
-		return reply_bad_handle(s, id);
 	if (h->kind == HANDLE_UPLOAD)
 		return upload_close(s, id, h);
 	log_line(&s->log, LOG_INFO, "close \"%s\": %llu bytes read", h->path,
@@ -314,9 +311,7 @@ process_read(struct sftp_session *s, uint32_t id, struct reader *r)
 	h->bytes_read += (uint64_t)n;
 	return reply_end(s, &rp);
 fatal:
-	reply_abort(s, &rp);
-	s->fatal = err;
-	return err;
+	return reply_fatal(s, &rp, err);
 }
 
 static bool
@@ -404,11 +399,8 @@ process_fstat(struct sftp_session *s, uint32_t id, struct reader *r)
 	struct stat st;
 	int err;
 
-	h = read_handle(s, r, &err);
-	if (err != 0)
+	if ((h = request_handle(s, id, r, &err)) == NULL)
 		return err;
-	if (h == NULL)
-		return reply_bad_handle(s, id);
 	if (fstat(handle_fd(h), &st) < 0)
 		return reply_errno(s, id, errno, h->path);
 	return reply_attrs(s, id, &st);

@@ -114,8 +114,8 @@ reply_abort(struct sftp_session *s, struct reply *rp)
 	s->out.tail = s->out.head + rp->start;
 }
 
-static int
-fail(struct sftp_session *s, struct reply *rp, int err)
+int
+reply_fatal(struct sftp_session *s, struct reply *rp, int err)
 {
 	reply_abort(s, rp);
 	s->fatal = err;
@@ -129,11 +129,11 @@ reply_status(struct sftp_session *s, uint32_t id, uint32_t status, const char *m
 	int err;
 
 	if ((err = reply_begin(s, &rp, SSH_FXP_STATUS, id)) != 0)
-		return fail(s, &rp, err);
+		return reply_fatal(s, &rp, err);
 	if ((err = buf_put_u32(&s->out, status)) != 0 ||
 	    (err = buf_put_cstring(&s->out, msg != NULL ? msg : status_text(status))) != 0 ||
 	    (err = buf_put_cstring(&s->out, "")) != 0)	/* language tag */
-		return fail(s, &rp, err);
+		return reply_fatal(s, &rp, err);
 	return reply_end(s, &rp);
 }
 
@@ -172,7 +172,7 @@ reply_handle(struct sftp_session *s, uint32_t id, const struct handle *h)
 	handle_to_wire(&s->handles, h, wire);
 	if ((err = reply_begin(s, &rp, SSH_FXP_HANDLE, id)) != 0 ||
 	    (err = buf_put_string(&s->out, wire, sizeof(wire))) != 0)
-		return fail(s, &rp, err);
+		return reply_fatal(s, &rp, err);
 	return reply_end(s, &rp);
 }
 
@@ -186,7 +186,7 @@ reply_attrs(struct sftp_session *s, uint32_t id, const struct stat *st)
 	attrs_from_stat(st, &a);
 	if ((err = reply_begin(s, &rp, SSH_FXP_ATTRS, id)) != 0 ||
 	    (err = attrs_encode(&s->out, &a)) != 0)
-		return fail(s, &rp, err);
+		return reply_fatal(s, &rp, err);
 	return reply_end(s, &rp);
 }
 
@@ -202,7 +202,7 @@ reply_name(struct sftp_session *s, uint32_t id, const char *name)
 	    (err = buf_put_cstring(&s->out, name)) != 0 ||
 	    (err = buf_put_cstring(&s->out, name)) != 0 ||
 	    (err = attrs_encode(&s->out, &none)) != 0)
-		return fail(s, &rp, err);
+		return reply_fatal(s, &rp, err);
 	return reply_end(s, &rp);
 }
 
@@ -235,6 +235,16 @@ reply_bad_handle(struct sftp_session *s, uint32_t id)
 	return reply_status(s, id, SSH_FX_FAILURE, "invalid handle");
 }
 
+struct handle *
+request_handle(struct sftp_session *s, uint32_t id, struct reader *r, int *ret)
+{
+	struct handle *h = read_handle(s, r, ret);
+
+	if (*ret == 0 && h == NULL)
+		*ret = reply_bad_handle(s, id);
+	return h;
+}
+
 /* ---- INIT ---- */
 
 static int
@@ -255,14 +265,14 @@ process_init(struct sftp_session *s, struct reader *r)
 	log_line(&s->log, LOG_INFO, "session opened, client version %u", version);
 	/* VERSION has no request id: the version goes where the id would be. */
 	if ((err = reply_begin(s, &rp, SSH_FXP_VERSION, SFTP_PROTOCOL_VERSION)) != 0)
-		return fail(s, &rp, err);
+		return reply_fatal(s, &rp, err);
 	for (size_t i = 0; i < sizeof(handler_tables) / sizeof(handler_tables[0]); i++) {
 		for (const struct sftp_request_type *t = handler_tables[i]; t->name != NULL; t++) {
 			if (t->ext_name == NULL || !gate_advertise(s, t))
 				continue;
 			if ((err = buf_put_cstring(&s->out, t->ext_name)) != 0 ||
 			    (err = buf_put_cstring(&s->out, t->ext_version)) != 0)
-				return fail(s, &rp, err);
+				return reply_fatal(s, &rp, err);
 		}
 	}
 	s->initialized = true;

@@ -57,6 +57,7 @@ enum value_type {
 	VAL_COUNT,
 	VAL_DURATION,
 	VAL_BOOL,
+	VAL_WATCHER,		/* auto, fanotify, inotify, off */
 };
 
 struct key {
@@ -65,11 +66,26 @@ struct key {
 	size_t offset;		/* of the field in struct policy or struct policy_tenant */
 };
 
-enum { GK_BROKER_SOCKET, GK_ATTIC, GK_PARTIAL_GRACE };
+enum {
+	GK_BROKER_SOCKET, GK_CONTROL_SOCKET, GK_JOURNAL_SOCKET, GK_ATTIC, GK_PARTIAL_GRACE,
+	GK_WATCHER, GK_KERNEL_AUDIT, GK_SETTLE,
+};
 static const struct key global_keys[] = {
 	[GK_BROKER_SOCKET] = { "broker-socket", VAL_PATH, offsetof(struct policy, broker_socket) },
+	[GK_CONTROL_SOCKET] = { "control-socket", VAL_PATH, offsetof(struct policy, control_socket) },
+	[GK_JOURNAL_SOCKET] = { "journal-socket", VAL_PATH, offsetof(struct policy, journal_socket) },
 	[GK_ATTIC] = { "attic", VAL_PATH, offsetof(struct policy, attic) },
 	[GK_PARTIAL_GRACE] = { "partial-grace", VAL_DURATION, offsetof(struct policy, partial_grace_s) },
+	[GK_WATCHER] = { "watcher", VAL_WATCHER, offsetof(struct policy, watcher) },
+	[GK_KERNEL_AUDIT] = { "kernel-audit", VAL_BOOL, offsetof(struct policy, kernel_audit) },
+	[GK_SETTLE] = { "settle", VAL_DURATION, offsetof(struct policy, settle_s) },
+};
+
+static const char *const watcher_names[] = {
+	[POLICY_WATCHER_AUTO] = "auto",
+	[POLICY_WATCHER_FANOTIFY] = "fanotify",
+	[POLICY_WATCHER_INOTIFY] = "inotify",
+	[POLICY_WATCHER_OFF] = "off",
 };
 
 /* The first three are required; check_tenant() relies on the order. */
@@ -558,6 +574,14 @@ set_value(struct config_ctx *ctx, const struct key *k, const char *v, void *base
 					    quote(q, v), k->name);
 		*(bool *)dst = b;
 		return 0;
+	case VAL_WATCHER:
+		for (size_t i = 0; i < ELEMENTSOF(watcher_names); i++)
+			if (strcmp(v, watcher_names[i]) == 0) {
+				*(enum policy_watcher *)dst = (enum policy_watcher)i;
+				return 0;
+			}
+		return config_error(ctx, -EINVAL, "bad value %s for %s (auto, fanotify, inotify or off)",
+				    quote(q, v), k->name);
 	}
 	return config_error(ctx, -EINVAL, "internal error: key %s", k->name);
 }
@@ -1303,8 +1327,18 @@ config_read_finish(struct config_ctx *ctx, struct policy **ret)
 	if (ctx->r == 0) {
 		if (p->broker_socket == NULL && (p->broker_socket = strdup("/run/sealvault/broker.sock")) == NULL)
 			config_oom(ctx);
+		if (p->control_socket == NULL &&
+		    (p->control_socket = strdup("/run/sealvault/control.sock")) == NULL)
+			config_oom(ctx);
+		if (p->journal_socket == NULL &&
+		    (p->journal_socket = strdup("/run/systemd/journal/socket")) == NULL)
+			config_oom(ctx);
 		if (p->attic == NULL && (p->attic = strdup("/srv/sealvault/.attic")) == NULL)
 			config_oom(ctx);
+		if (!(ctx->global_seen & (1u << GK_KERNEL_AUDIT)))
+			p->kernel_audit = true;
+		if (!(ctx->global_seen & (1u << GK_SETTLE)))
+			p->settle_s = 5;
 		if (!(ctx->global_seen & (1u << GK_PARTIAL_GRACE)))
 			p->partial_grace_s = 7 * 86400;
 	}
@@ -1390,6 +1424,8 @@ policy_free(struct policy *p)
 	}
 	free(p->tenants);
 	free(p->broker_socket);
+	free(p->control_socket);
+	free(p->journal_socket);
 	free(p->attic);
 	free(p);
 	return NULL;
@@ -1420,4 +1456,12 @@ policy_class_name(enum policy_class c)
 	if ((unsigned)c >= ELEMENTSOF(class_names))
 		return "?";
 	return class_names[c];
+}
+
+const char *
+policy_watcher_name(enum policy_watcher w)
+{
+	if ((unsigned)w >= ELEMENTSOF(watcher_names))
+		return "?";
+	return watcher_names[w];
 }

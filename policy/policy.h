@@ -66,11 +66,24 @@ struct policy_tenant {
 	char *file;
 };
 
+/* How vaultd learns of files that do not come through its broker. */
+enum policy_watcher {
+	POLICY_WATCHER_AUTO,		/* fanotify if the kernel and privileges allow, else inotify */
+	POLICY_WATCHER_FANOTIFY,
+	POLICY_WATCHER_INOTIFY,
+	POLICY_WATCHER_OFF,		/* broker and catch-up scans only */
+};
+
 struct policy {
 	/* global settings */
 	char *broker_socket;
+	char *control_socket;		/* vaultd's control socket for vaultctl */
+	char *journal_socket;		/* journald's native socket; vaultd logs to stderr without it */
 	char *attic;
 	uint64_t partial_grace_s;	/* abandoned partial uploads go to the attic after this */
+	enum policy_watcher watcher;
+	bool kernel_audit;		/* vaultd also writes AUDIT_USER_MSG records (default yes) */
+	uint64_t settle_s;		/* a catch-up scan leaves files changed this recently to the watcher */
 	struct policy_profile *profiles;
 	size_t n_profiles;
 	struct policy_tenant *tenants;
@@ -115,6 +128,7 @@ const struct policy_rule *policy_match(const struct policy_profile *prof, const 
 enum policy_class policy_classify(const struct policy_profile *prof, const char *vpath);
 
 const char *policy_class_name(enum policy_class c);
+const char *policy_watcher_name(enum policy_watcher w);
 
 /* What a client asks to do to one path. */
 enum policy_op {

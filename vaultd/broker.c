@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/openat2.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,7 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "attic.h"
 #include "path.h"
+#include "protect.h"
 
 /* More fds than the one allowed, so that extra ones are received and closed, not leaked. */
 #define MAX_RX_FDS	16
@@ -53,143 +54,237 @@ vpath_is_clean(const char *vpath)
 	return strcmp(norm, vpath) == 0;
 }
 
-/* Checks that fd is the file at tenant->root + vpath. Returns 0 or -errno with a reason. */
+/* Checks that fd is the file at t's root + vpath. Returns 0 or -errno with a reason. */
 static int
-check_identity(const struct policy_tenant *t, int fd, const struct stat *st, const char *vpath,
+check_identity(const struct vault_tenant *t, const struct stat *st, const char *vpath,
 	       struct broker_outcome *out)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	struct stat rst, pst;
-	int rootfd, pfd, err = 0;
+	struct stat pst;
+	int pfd, err = 0;
 
-	rootfd = open(t->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return refuse(out, -EIO, "cannot open the tenant root: %s", strerror(errno));
-	if (fstat(rootfd, &rst) < 0) {
-		err = refuse(out, -EIO, "cannot stat the tenant root: %s", strerror(errno));
-		goto done;
-	}
-	if (st->st_dev != rst.st_dev) {
-		err = refuse(out, -EXDEV, "the file is not on the tenant's filesystem");
-		goto done;
-	}
-	pfd = (int)syscall(SYS_openat2, rootfd, vpath + 1, &how, sizeof(how));
-	if (pfd < 0) {
-		err = refuse(out, -EPERM, "the path does not resolve inside the tenant root: %s",
-			     strerror(errno));
-		goto done;
-	}
+	if (st->st_dev != t->dev)
+		return refuse(out, -EXDEV, "the file is not on the tenant's filesystem");
+	pfd = (int)syscall(SYS_openat2, t->root_fd, vpath + 1, &how, sizeof(how));
+	if (pfd < 0)
+		return refuse(out, -EPERM, "the path does not resolve inside the tenant root: %s",
+			      strerror(errno));
 	if (fstat(pfd, &pst) < 0)
 		err = refuse(out, -EIO, "cannot stat the path: %s", strerror(errno));
 	else if (pst.st_dev != st->st_dev || pst.st_ino != st->st_ino)
 		err = refuse(out, -EPERM, "the fd is not the file at that path");
 	close(pfd);
-done:
-	close(rootfd);
 	return err;
 }
 
-int
-broker_seal_fd(const struct policy *p, uid_t uid, int fd, const char *vpath,
-	       struct broker_outcome *out)
+/*
+ * The checks every fd request passes: the peer is a tenant's user, the
+ * path is clean and not reserved, and fd is the regular, singly linked
+ * file at that path inside that tenant's root. Returns the tenant, or
+ * NULL with out->status and out->reason set.
+ */
+static struct vault_tenant *
+check_request(const struct tenant_table *tab, uid_t uid, int fd, const char *vpath,
+	      struct stat *st, struct broker_outcome *out)
 {
-	const struct policy_tenant *cand = NULL;
-	struct stat st;
-	unsigned flags = 0;
+	struct vault_tenant *cand = NULL;
 	int err = 0, first_err = 0, fl;
-	bool any = false;
+	char first_reason[SEAL_PROTO_REASON_MAX] = "";
 
 	out->status = 0;
 	out->reason[0] = '\0';
-	out->already = 0;
-	out->tenant[0] = '\0';
+	out->seal = SEAL_REFUSED;
+	out->tenant = NULL;
 	/* Who asks: for the log, before any check can refuse. */
-	for (size_t i = 0; i < p->n_tenants && out->tenant[0] == '\0'; i++) {
-		struct passwd *pw = getpwnam(p->tenants[i].user);
-
-		if (pw != NULL && pw->pw_uid == uid)
-			snprintf(out->tenant, sizeof(out->tenant), "%s", p->tenants[i].name);
+	for (size_t i = 0; i < tab->n && out->tenant == NULL; i++)
+		if (tab->t[i].ok && tab->t[i].uid == uid)
+			out->tenant = &tab->t[i];
+	if (out->tenant == NULL) {
+		refuse(out, -EPERM, "uid %u is the user of no tenant", (unsigned)uid);
+		return NULL;
 	}
-	if (out->tenant[0] == '\0')
-		return refuse(out, -EPERM, "uid %u is the user of no tenant", (unsigned)uid);
 	/* The path alone first: nothing it says depends on the fd. */
-	if (!vpath_is_clean(vpath))
-		return refuse(out, -EINVAL, "not a clean absolute vault path");
-	if (path_is_reserved(vpath))
-		return refuse(out, -EPERM, "a reserved (.sealvault) path is never sealed on request");
-
+	if (!vpath_is_clean(vpath)) {
+		refuse(out, -EINVAL, "not a clean absolute vault path");
+		return NULL;
+	}
+	if (path_is_reserved(vpath)) {
+		refuse(out, -EPERM, "a reserved (.sealvault) path is never touched on request");
+		return NULL;
+	}
 	fl = fcntl(fd, F_GETFL);
-	if (fl < 0)
-		return refuse(out, -EBADF, "not an open file descriptor");
-	if ((fl & O_PATH) == O_PATH)
-		return refuse(out, -EBADF, "an O_PATH descriptor cannot be sealed");
-	if (fstat(fd, &st) < 0)
-		return refuse(out, -EBADF, "cannot stat the descriptor: %s", strerror(errno));
-	if (!S_ISREG(st.st_mode))
-		return refuse(out, -EINVAL, "not a regular file");
-	if (st.st_nlink != 1)
-		return refuse(out, -EMLINK, "the file has %lu links, not one",
-			      (unsigned long)st.st_nlink);
-
+	if (fl < 0) {
+		refuse(out, -EBADF, "not an open file descriptor");
+		return NULL;
+	}
+	if ((fl & O_PATH) == O_PATH) {
+		refuse(out, -EBADF, "an O_PATH descriptor cannot be sealed");
+		return NULL;
+	}
+	if (fstat(fd, st) < 0) {
+		refuse(out, -EBADF, "cannot stat the descriptor: %s", strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		refuse(out, -EINVAL, "not a regular file");
+		return NULL;
+	}
+	if (st->st_nlink != 1) {
+		refuse(out, -EMLINK, "the file has %lu links, not one", (unsigned long)st->st_nlink);
+		return NULL;
+	}
 	/*
 	 * The tenant: one whose user is the peer's uid and whose root holds
 	 * this very file. A refusal reports the first such tenant's reason.
 	 */
-	for (size_t i = 0; i < p->n_tenants; i++) {
-		const struct policy_tenant *t = &p->tenants[i];
-		struct broker_outcome tmp = { 0 };
-		struct passwd *pw = getpwnam(t->user);
+	for (size_t i = 0; i < tab->n && cand == NULL; i++) {
+		struct vault_tenant *t = &tab->t[i];
 
-		if (pw == NULL || pw->pw_uid != uid)
+		if (!t->ok || t->uid != uid)
 			continue;
-		if (!any)
-			snprintf(out->tenant, sizeof(out->tenant), "%s", t->name);
-		err = check_identity(t, fd, &st, vpath, any ? &tmp : out);
-		if (!any)
-			first_err = err;
-		any = true;
-		if (err == 0) {
+		err = check_identity(t, st, vpath, out);
+		if (err == 0)
 			cand = t;
-			snprintf(out->tenant, sizeof(out->tenant), "%s", t->name);
-			break;
+		else if (first_err == 0) {
+			first_err = err;
+			snprintf(first_reason, sizeof(first_reason), "%s", out->reason);
 		}
 	}
-	if (!any)
-		return refuse(out, -EPERM, "uid %u is the user of no tenant", (unsigned)uid);
 	if (cand == NULL) {
+		snprintf(out->reason, sizeof(out->reason), "%s", first_reason);
 		out->status = first_err;
-		return first_err;
+		return NULL;
 	}
-	out->status = 0;
+	out->tenant = cand;
 	out->reason[0] = '\0';
+	out->status = 0;
+	return cand;
+}
 
-	{
-		enum policy_class c = policy_classify(cand->profile, vpath);
+int
+broker_seal_fd(const struct tenant_table *tab, uid_t uid, int fd, const char *vpath,
+	       struct broker_outcome *out)
+{
+	struct vault_tenant *t;
+	struct seal_result res;
+	struct stat st;
 
-		if (!policy_class_immutable(c))
-			return refuse(out, -EPERM, "the path is in the %s class, which is not sealed",
-				      policy_class_name(c));
-	}
+	out->kind = BROKER_SEAL;
+	t = check_request(tab, uid, fd, vpath, &st, out);
+	if (t == NULL)
+		return out->status;
+	out->seal = seal_file(t, fd, &st, vpath, &res);
+	out->dirs_protected = res.dirs_protected;
+	if (out->seal == SEAL_DONE || out->seal == SEAL_ALREADY)
+		return 0;
+	return refuse(out, res.error ? res.error : -EPERM, "%s", res.reason);
+}
+
+static int
+set_immutable(int fd, bool on)
+{
+	unsigned flags;
 
 	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
-		return refuse(out, -errno, "cannot read the file's flags: %s", strerror(errno));
-	if (flags & FS_IMMUTABLE_FL) {
-		out->already = 1;
-		return 0;
-	}
-	{
-		char when[32];
-		int n = snprintf(when, sizeof(when), "%lld", (long long)time(NULL));
+		return -errno;
+	flags = on ? flags | FS_IMMUTABLE_FL : flags & ~(unsigned)FS_IMMUTABLE_FL;
+	return ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0 ? -errno : 0;
+}
 
-		if (fsetxattr(fd, SEAL_XATTR_SEALED, when, (size_t)n, 0) < 0)
-			return refuse(out, -errno, "cannot record the seal time: %s", strerror(errno));
+int
+broker_attic_fd(const struct tenant_table *tab, uid_t uid, int fd, const char *vpath,
+		struct broker_outcome *out)
+{
+	struct policy_decision d;
+	struct vault_tenant *t;
+	struct stat st, cur;
+	const char *name;
+	char when[32];
+	int parent, r, s, n;
+
+	out->kind = BROKER_ATTIC;
+	t = check_request(tab, uid, fd, vpath, &st, out);
+	if (t == NULL)
+		return out->status;
+	d = policy_decide(t->conf->profile, t->conf->write_only, POLICY_OP_REMOVE, vpath);
+	if (d.action != POLICY_ATTIC)
+		return refuse(out, -EPERM, "the path is in the %s class, which has no attic",
+			      policy_class_name(d.cls));
+	parent = path_open_parent(t->root_fd, vpath, &name);
+	if (parent < 0)
+		return refuse(out, parent, "cannot open the directory: %s", strerror(-parent));
+	/* Right before the move: the name is still this inode. */
+	if (fstatat(parent, name, &cur, AT_SYMLINK_NOFOLLOW) < 0 || cur.st_dev != st.st_dev ||
+	    cur.st_ino != st.st_ino) {
+		close(parent);
+		return refuse(out, -EPERM, "the fd is not the file at that path");
 	}
-	flags |= FS_IMMUTABLE_FL;
-	if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0)
-		return refuse(out, -errno, "cannot set the immutable flag: %s", strerror(errno));
+	/*
+	 * A sealed file cannot be renamed, even by root: clear the flag for
+	 * the move. It is root-owned in a root-owned sticky directory
+	 * (seal.h), so the tenant cannot swap it meanwhile.
+	 */
+	if (t->uid != 0 && (r = protect_file(fd, t->uid)) < 0 && r != -EPERM) {
+		close(parent);
+		return refuse(out, r, "cannot take the file from the tenant: %s", strerror(-r));
+	}
+	r = set_immutable(fd, false);
+	if (r == 0)
+		r = attic_move(t->root_fd, parent, name, vpath);
+	close(parent);
+	/* Sealed again wherever it is now: in the attic, or back where it was. */
+	n = snprintf(when, sizeof(when), "%lld", (long long)time(NULL));
+	if (r == 0)
+		(void)fsetxattr(fd, SEAL_XATTR_ATTIC, when, (size_t)n, 0);
+	s = set_immutable(fd, true);
+	if (r < 0)
+		return refuse(out, r, "cannot move the file to the attic: %s", strerror(-r));
+	if (s < 0)
+		return refuse(out, s, "moved to the attic, but not sealed there: %s", strerror(-s));
+	return 0;
+}
+
+/*
+ * A report: op, path and reason, each NUL-terminated, nothing after. The
+ * tenant is the peer's (by uid), never what the message says. A malformed
+ * report is dropped with the connection: there is no reply to send.
+ */
+static int
+parse_report(const struct tenant_table *tab, const unsigned char *p, size_t len,
+	     struct broker_outcome *out)
+{
+	const char *field[3];
+	size_t max[3] = { SEAL_PROTO_OP_MAX, SEAL_PROTO_PATH_MAX, SEAL_PROTO_REASON_MAX };
+	size_t off = 0;
+
+	for (int i = 0; i < 3; i++) {
+		const unsigned char *nul = off < len ? memchr(p + off, '\0', len - off) : NULL;
+
+		if (nul == NULL || (size_t)(nul - (p + off)) >= max[i]) {
+			snprintf(out->reason, sizeof(out->reason), "malformed report");
+			return -EPROTO;
+		}
+		field[i] = (const char *)p + off;
+		off = (size_t)(nul - p) + 1;
+	}
+	if (off != len) {
+		snprintf(out->reason, sizeof(out->reason), "malformed report");
+		return -EPROTO;
+	}
+	for (size_t i = 0; i < tab->n && out->tenant == NULL; i++)
+		if (tab->t[i].ok && tab->t[i].uid == out->uid)
+			out->tenant = &tab->t[i];
+	if (out->tenant == NULL) {
+		snprintf(out->reason, sizeof(out->reason), "report from uid %u, the user of no tenant",
+			 (unsigned)out->uid);
+		return -EPERM;
+	}
+	snprintf(out->op, sizeof(out->op), "%s", field[0]);
+	snprintf(out->path, sizeof(out->path), "%s", field[1]);
+	snprintf(out->reason, sizeof(out->reason), "%s", field[2]);
 	return 0;
 }
 
@@ -211,9 +306,9 @@ send_reply(int conn, int status, const char *reason)
 }
 
 int
-broker_serve_one(const struct policy *p, int conn, struct broker_outcome *out)
+broker_serve_one(const struct tenant_table *tab, int conn, struct broker_outcome *out)
 {
-	unsigned char buf[SEAL_PROTO_REQUEST_MAX + 1];
+	unsigned char buf[SEAL_PROTO_REPORT_MAX + 1];
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * MAX_RX_FDS)];
 		struct cmsghdr align;
@@ -272,8 +367,16 @@ broker_serve_one(const struct policy *p, int conn, struct broker_outcome *out)
 		goto reply_close;
 	}
 	memcpy(&magic, buf, sizeof(magic));
-	if (magic != SEAL_PROTO_MAGIC) {
+	if (magic == SEAL_PROTO_MAGIC_REPORT && nfds == 0) {
+		out->kind = BROKER_REPORT;
+		return parse_report(tab, buf + sizeof(magic), (size_t)r - sizeof(magic), out);
+	}
+	if (magic != SEAL_PROTO_MAGIC && magic != SEAL_PROTO_MAGIC_ATTIC) {
 		err = refuse(out, -EPROTO, "wrong protocol magic or version");
+		goto reply_close;
+	}
+	if ((size_t)r > SEAL_PROTO_REQUEST_MAX) {
+		err = refuse(out, -EPROTO, "request too long");
 		goto reply_close;
 	}
 	if (strlen((char *)buf + sizeof(magic)) != (size_t)r - sizeof(magic) - 1) {
@@ -286,7 +389,10 @@ broker_serve_one(const struct policy *p, int conn, struct broker_outcome *out)
 		refuse(out, -EINVAL, "expected exactly one fd, got %d", nfds);
 		goto reply;
 	}
-	broker_seal_fd(p, cred.uid, fds[0], out->path, out);
+	if (magic == SEAL_PROTO_MAGIC_ATTIC)
+		broker_attic_fd(tab, cred.uid, fds[0], out->path, out);
+	else
+		broker_seal_fd(tab, cred.uid, fds[0], out->path, out);
 reply:
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);

@@ -1,14 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The seal broker, server side, as a library: reads one request from a
- * connected SOCK_SEQPACKET socket (broker-proto.h), decides, seals through
- * the received fd, and replies. Never logs: the outcome is returned for the
- * daemon to log. Never unseals.
- *
- * The seal time is recorded as the xattr SEAL_XATTR_SEALED (decimal Unix
- * time) set before the immutable flag: trusted.* needs CAP_SYS_ADMIN, so a
- * tenant can neither forge nor remove it, and once the file is immutable
- * nobody can change it without clearing the flag first.
+ * The seal broker, server side, as a library: reads one message from a
+ * connected SOCK_SEQPACKET socket (broker-proto.h). A seal request is
+ * checked (the peer, the path, that the fd is that path's file inside the
+ * peer's tenant root), sealed through seal.h and answered; a report is
+ * returned for the daemon to audit. Never logs, never unseals.
  */
 #ifndef SEALVAULT_BROKER_H
 #define SEALVAULT_BROKER_H
@@ -16,32 +12,51 @@
 #include <sys/types.h>
 
 #include "broker-proto.h"
-#include "policy.h"
+#include "seal.h"
+#include "tenants.h"
+
+enum broker_kind {
+	BROKER_SEAL,		/* a seal request, answered */
+	BROKER_ATTIC,		/* a versioned file to move into the attic, answered */
+	BROKER_REPORT,		/* a refusal vault-sftp reports: op, path, reason */
+};
 
 struct broker_outcome {
-	int status;				/* what the client was told: 0 or -errno */
+	enum broker_kind kind;
+	int status;				/* seal: what the client was told, 0 or -errno */
+	enum seal_outcome seal;			/* seal: how, when the request got that far */
 	char reason[SEAL_PROTO_REASON_MAX];	/* why (empty on success) */
-	char tenant[128];			/* "" if no tenant was found */
-	char path[SEAL_PROTO_PATH_MAX];		/* the requested vault path, raw ("" if none) */
+	char op[SEAL_PROTO_OP_MAX];		/* report: the refused operation */
+	struct vault_tenant *tenant;		/* NULL if no tenant was found */
+	char path[SEAL_PROTO_PATH_MAX];		/* the vault path, raw ("" if none) */
 	pid_t pid;				/* the peer, from SO_PEERCRED */
 	uid_t uid;
-	int already;				/* 1: the file was already immutable */
+	unsigned dirs_protected;
 };
 
 /*
- * Serves one request on conn. Returns:
- *   0            a request was answered (out says how: sealed or refused);
+ * Serves one message on conn. Returns:
+ *   0            a message was handled (out says what and how);
+ *   -EAGAIN      nothing to read yet;
  *   -ECONNRESET  the peer closed the connection (nothing to log);
  *   other < 0    the peer sent garbage or the reply could not be sent: the
  *                caller must close the connection (out->reason says why).
  */
-int broker_serve_one(const struct policy *p, int conn, struct broker_outcome *out);
+int broker_serve_one(const struct tenant_table *tab, int conn, struct broker_outcome *out);
 
 /*
  * The checks and the seal alone, for tests: fd is the file a peer with uid
  * passed for vpath. Returns 0 or -errno with out->reason filled.
  */
-int broker_seal_fd(const struct policy *p, uid_t uid, int fd, const char *vpath,
+int broker_seal_fd(const struct tenant_table *tab, uid_t uid, int fd, const char *vpath,
 		   struct broker_outcome *out);
+
+/*
+ * Moves fd, the versioned file a peer with uid passed for vpath, into the
+ * tenant's attic, sealed there (and stamped SEAL_XATTR_ATTIC). Returns 0
+ * or -errno with out->reason filled; on failure the file stays, sealed.
+ */
+int broker_attic_fd(const struct tenant_table *tab, uid_t uid, int fd, const char *vpath,
+		    struct broker_outcome *out);
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
 	const char *description;
 } subcommands[] = {
 	{ "policy", policy_main, "check the configuration, explain what a path gets" },
+	{ "status", status_main, "ask the running vaultd how it is" },
 };
 
 static void

@@ -7,5 +7,6 @@
 
 /* Each returns the exit status: 0 fine, 1 failure, 2 usage. */
 int policy_main(int argc, char *argv[]);
+int status_main(int argc, char *argv[]);
 
 #endif

@@ -1,20 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vaultd: the sealvault daemon. For now only the seal broker: a Unix
- * SOCK_SEQPACKET socket on which vault-sftp passes the fd of each file it
- * just published, and vaultd makes it immutable (broker.h) before it
- * replies. Runs as root and keeps all its capabilities (dropping them is a
- * later step of issue 7). Logs every seal and refusal to stderr.
- *
- * The socket is mode 0666: any local user may connect; SO_PEERCRED and the
- * tenant table are the authorization.
+ * vaultd: the sealvault daemon (vaultd/README.md). Start-up in the order
+ * the README gives, then one poll loop over signals, the seal broker, the
+ * control socket and the watcher, with the catch-up scan done in slices
+ * between events so that a seal request never waits behind a walk.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,30 +19,47 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
-#include "log.h"
+#include "control.h"
+#include "daemon.h"
+#include "notify.h"
 #include "policy.h"
+#include "privileges.h"
+#include "scan.h"
+#include "watcher.h"
 
-#define MAX_CONNS	1024
+#define MAX_BROKER_CONNS	1024
+#define MAX_CONTROL_CONNS	16
+#define BUDGET			4096	/* events or scan entries per loop turn */
+
+struct options {
+	const char *config, *broker_socket, *control_socket;
+	int watcher;		/* -1: the config's */
+	bool scan;
+};
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vaultd --config FILE [--socket PATH] [--foreground]\n"
+		"usage: vaultd --config FILE [--socket PATH] [--control PATH]\n"
+		"              [--watcher auto|fanotify|inotify|off] [--no-scan] [--foreground]\n"
 		"\n"
-		"Serves the seal broker on PATH (default: the config's broker-socket).\n"
-		"Logs to stderr. --foreground is accepted for systemd-style use; vaultd\n"
-		"never daemonizes itself.\n");
+		"Seals every finished file of every tenant with the kernel's immutable flag:\n"
+		"the seal broker for vault-sftp, a watcher for everything else, a catch-up\n"
+		"scan at start. Stays in the foreground. See vaultd(8).\n");
 }
 
+/* Before the audit trail exists: configuration and start-up errors. */
 static void
-logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+early_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
-logf_(const char *fmt, ...)
+early_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -57,61 +70,103 @@ logf_(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-static void
-log_outcome(const struct broker_outcome *o, int rc)
+static int
+parse_options(int argc, char *argv[], struct options *o)
 {
-	char path[1024], reason[2 * SEAL_PROTO_REASON_MAX], tenant[300];
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "control", required_argument, NULL, 'C' },
+		{ "watcher", required_argument, NULL, 'w' },
+		{ "no-scan", no_argument, NULL, 'n' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	static const char *const modes[] = { "auto", "fanotify", "inotify", "off" };
+	int c;
 
-	log_quote(path, sizeof(path), o->path);
-	log_quote(reason, sizeof(reason), o->reason);
-	log_quote(tenant, sizeof(tenant), o->tenant[0] ? o->tenant : "-");
-	if (rc == 0 && o->status == 0)
-		logf_("sealed tenant=%s uid=%u pid=%d path=%s%s", tenant, (unsigned)o->uid,
-		      (int)o->pid, path, o->already ? " (already immutable)" : "");
-	else if (rc == 0)
-		logf_("refused tenant=%s uid=%u pid=%d path=%s status=%d reason=%s", tenant,
-		      (unsigned)o->uid, (int)o->pid, path, o->status, reason);
-	else
-		logf_("disconnected tenant=%s uid=%u pid=%d path=%s reason=%s", tenant,
-		      (unsigned)o->uid, (int)o->pid, path, reason);
+	*o = (struct options){ .watcher = -1, .scan = true };
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 's': o->broker_socket = optarg; break;
+		case 'C': o->control_socket = optarg; break;
+		case 'w':
+			for (int i = 0; i < 4; i++)
+				if (strcmp(optarg, modes[i]) == 0)
+					o->watcher = i;
+			if (o->watcher < 0) {
+				early_error("--watcher takes auto, fanotify, inotify or off, not \"%s\"", optarg);
+				return 2;
+			}
+			break;
+		case 'n': o->scan = false; break;
+		case 'f': break;
+		case 'h': usage(stdout); return 1;
+		case 'V': printf("vaultd %s\n", SEALVAULT_VERSION); return 1;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc || o->config == NULL) {
+		usage(stderr);
+		return 2;
+	}
+	return 0;
 }
 
+/* A listening SOCK_SEQPACKET socket at path with mode; a stale socket is replaced, nothing else. */
 static int
-make_socket(const char *path)
+listen_unix(const char *path, mode_t mode)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
 	mode_t old;
 	int s;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		logf_("socket path too long: %s", path);
+	if (path == NULL || path[0] != '/' || strlen(path) >= sizeof(sa.sun_path)) {
+		early_error("bad socket path: %s", path ? path : "(none)");
 		return -1;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	/* A stale socket from a crash: remove it, but never anything else. */
+	/* /run/sealvault without systemd's RuntimeDirectory=: make it (one level, 0755). */
+	{
+		char dir[sizeof(sa.sun_path)];
+		char *slash;
+
+		memcpy(dir, path, strlen(path) + 1);
+		slash = strrchr(dir, '/');
+		if (slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+				early_error("cannot create %s: %s", dir, strerror(errno));
+				return -1;
+			}
+		}
+	}
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			logf_("%s exists and is not a socket", path);
+			early_error("%s exists and is not a socket", path);
 			return -1;
 		}
 		unlink(path);
 	}
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s < 0) {
-		logf_("socket: %s", strerror(errno));
+		early_error("socket: %s", strerror(errno));
 		return -1;
 	}
-	old = umask(0111);	/* srw-rw-rw-: tenants connect; the peer uid is checked */
+	old = umask(0777 & ~mode);
 	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		logf_("bind %s: %s", path, strerror(errno));
+		early_error("bind %s: %s", path, strerror(errno));
 		umask(old);
 		close(s);
 		return -1;
 	}
 	umask(old);
-	if (chmod(path, 0666) < 0 || listen(s, 128) < 0) {
-		logf_("listen %s: %s", path, strerror(errno));
+	if (chmod(path, mode) < 0 || listen(s, 128) < 0) {
+		early_error("listen %s: %s", path, strerror(errno));
 		close(s);
 		unlink(path);
 		return -1;
@@ -119,122 +174,263 @@ make_socket(const char *path)
 	return s;
 }
 
-static int
-serve(const struct policy *p, int lsock, int sigfd)
+static void
+audit_broker(struct vaultd *vd, const struct broker_outcome *o, int rc)
 {
-	/* pfd[0]: signals, pfd[1]: listener, pfd[2..]: connections */
-	static struct pollfd pfd[MAX_CONNS + 2];
-	nfds_t n = 2;
+	struct audit_record r = {
+		.op = "seal",
+		.tenant = o->tenant ? o->tenant->conf->name : NULL,
+		.path = o->path[0] ? o->path : NULL,
+		.reason = o->reason[0] ? o->reason : NULL,
+		.source = o->kind == BROKER_REPORT ? "vault-sftp" : "broker",
+		.uid = o->uid,
+		.pid = o->pid,
+	};
+	struct seal_result res = { .dirs_protected = o->dirs_protected };
 
-	pfd[0] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
-	pfd[1] = (struct pollfd){ .fd = lsock, .events = POLLIN };
+	if (o->kind == BROKER_ATTIC) {
+		/* A privileged move on a tenant's behalf: audited whatever came of it. */
+		r.event = rc == 0 && o->status == 0 ? AUDIT_ADMIN : AUDIT_SEAL_REFUSED;
+		r.priority = rc == 0 && o->status == 0 ? LOG_NOTICE : LOG_WARNING;
+		r.op = "attic";
+		if (r.event == AUDIT_ADMIN)
+			r.reason = "replaced or removed: the previous version moved to the attic, sealed";
+		else if (o->tenant != NULL)
+			o->tenant->last_refusal = time(NULL);
+		audit_emit(vd->audit, &r);
+		return;
+	}
+	if (rc == 0 && o->kind == BROKER_REPORT) {
+		vd->n.reports++;
+		o->tenant->last_refusal = time(NULL);
+		r.event = AUDIT_CLIENT_REFUSAL;
+		r.priority = LOG_NOTICE;
+		r.op = o->op;
+		audit_emit(vd->audit, &r);
+		return;
+	}
+	if (rc == 0 && o->status == 0) {
+		res.outcome = o->seal;
+		vaultd_count_seal(vd, o->tenant, &res);
+		if (o->seal == SEAL_ALREADY)
+			return;
+		r.event = AUDIT_SEALED;
+		r.priority = LOG_INFO;
+	} else {
+		/* A refusal, a failed seal, or garbage on the socket (rc < 0: disconnected). */
+		bool failed = rc == 0 && o->seal == SEAL_FAILED;
+
+		if (o->tenant != NULL) {
+			res.outcome = failed ? SEAL_FAILED : SEAL_REFUSED;
+			vaultd_count_seal(vd, o->tenant, &res);
+		} else {
+			vd->n.refused++;
+		}
+		r.event = failed ? AUDIT_SEAL_FAILED : AUDIT_SEAL_REFUSED;
+		r.priority = failed ? LOG_ERR : LOG_WARNING;
+	}
+	audit_emit(vd->audit, &r);
+	if (o->dirs_protected > 0) {
+		r.event = AUDIT_DIR_PROTECTED;
+		r.priority = LOG_INFO;
+		r.op = "protect";
+		r.reason = "directories holding a sealed file taken out of the tenant's hands";
+		audit_emit(vd->audit, &r);
+	}
+}
+
+/* The poll set: fixed slots first, then broker and control connections. */
+enum { SLOT_SIGNAL, SLOT_BROKER, SLOT_CONTROL, SLOT_WATCHER, SLOT_FIXED };
+
+struct loop {
+	struct pollfd pfd[SLOT_FIXED + MAX_BROKER_CONNS + MAX_CONTROL_CONNS];
+	bool is_control[SLOT_FIXED + MAX_BROKER_CONNS + MAX_CONTROL_CONNS];
+	nfds_t n;
+	unsigned n_broker, n_control;
+};
+
+static void
+drop_conn(struct loop *l, nfds_t i)
+{
+	close(l->pfd[i].fd);
+	if (l->is_control[i])
+		l->n_control--;
+	else
+		l->n_broker--;
+	l->n--;
+	l->pfd[i] = l->pfd[l->n];
+	l->is_control[i] = l->is_control[l->n];
+}
+
+static void
+accept_all(struct vaultd *vd, struct loop *l, int lsock, bool control)
+{
 	for (;;) {
-		int r = poll(pfd, n, -1);
+		int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			logf_("poll: %s", strerror(errno));
+		if (c < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+				audit_daemon(vd->audit, LOG_ERR, "accept: %s", strerror(errno));
+			return;
+		}
+		if (control ? l->n_control >= MAX_CONTROL_CONNS : l->n_broker >= MAX_BROKER_CONNS) {
+			audit_daemon(vd->audit, LOG_WARNING, "too many %s connections: refusing one",
+				     control ? "control" : "broker");
+			close(c);
+			continue;
+		}
+		if (control) {
+			int big = CONTROL_REPLY_MAX * 2;
+
+			(void)setsockopt(c, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+			l->n_control++;
+		} else {
+			l->n_broker++;
+		}
+		l->is_control[l->n] = control;
+		l->pfd[l->n++] = (struct pollfd){ .fd = c, .events = POLLIN };
+	}
+}
+
+static void
+serve_conn(struct vaultd *vd, struct loop *l, nfds_t *i)
+{
+	int rc;
+
+	if (l->is_control[*i]) {
+		rc = (l->pfd[*i].revents & POLLIN) ? control_serve_one(vd, l->pfd[*i].fd) : -ECONNRESET;
+	} else if (l->pfd[*i].revents & POLLIN) {
+		struct broker_outcome o;
+
+		rc = broker_serve_one(&vd->tenants, l->pfd[*i].fd, &o);
+		if (rc == -EAGAIN)
+			return;
+		if (rc != -ECONNRESET)
+			audit_broker(vd, &o, rc);
+	} else {
+		rc = -ECONNRESET;
+	}
+	if (rc < 0) {
+		drop_conn(l, *i);
+		(*i)--;
+	}
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+report_status(struct vaultd *vd)
+{
+	notify_status("watcher %s; %llu sealed, %llu refused, %llu failed%s",
+		      vd->watcher ? vd->watcher->ops->name : "off",
+		      (unsigned long long)vd->n.sealed, (unsigned long long)vd->n.refused,
+		      (unsigned long long)vd->n.failed,
+		      scanner_busy(vd->scanner) ? "; catch-up scan running" : "");
+}
+
+static int
+run(struct vaultd *vd, int sigfd, int bsock, int csock)
+{
+	static struct loop l;
+	uint64_t wd_interval_ms = notify_watchdog_interval_usec() / 1000, next_tick = 0;
+
+	l.pfd[SLOT_SIGNAL] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
+	l.pfd[SLOT_BROKER] = (struct pollfd){ .fd = bsock, .events = POLLIN };
+	l.pfd[SLOT_CONTROL] = (struct pollfd){ .fd = csock, .events = POLLIN };
+	l.pfd[SLOT_WATCHER] = (struct pollfd){ .fd = vd->watcher ? vd->watcher->fd : -1, .events = POLLIN };
+	l.n = SLOT_FIXED;
+	for (;;) {
+		int timeout = scanner_busy(vd->scanner) ? 0 : scanner_next_due_ms(vd->scanner);
+		uint64_t now = now_ms();
+		struct scan_stats st;
+		int r;
+
+		if (now >= next_tick) {
+			if (wd_interval_ms)
+				notify_watchdog();
+			report_status(vd);
+			next_tick = now + (wd_interval_ms ? wd_interval_ms : 10000);
+		}
+		if (timeout < 0 || (uint64_t)timeout > next_tick - now)
+			timeout = (int)(next_tick - now);
+		r = poll(l.pfd, l.n, timeout);
+		if (r < 0 && errno != EINTR) {
+			audit_daemon(vd->audit, LOG_ERR, "poll: %s", strerror(errno));
 			return 1;
 		}
-		if (pfd[0].revents) {
+		if (r > 0 && l.pfd[SLOT_SIGNAL].revents) {
 			struct signalfd_siginfo si;
 
 			if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				logf_("signal %u: stopping", si.ssi_signo);
-			break;
+				audit_daemon(vd->audit, LOG_INFO, "signal %u: stopping", si.ssi_signo);
+			return 0;
 		}
-		for (nfds_t i = 2; i < n; i++) {
-			struct broker_outcome o;
-			int rc;
-
-			if (pfd[i].revents == 0)
-				continue;
-			rc = -ECONNRESET;
-			if (pfd[i].revents & POLLIN) {
-				rc = broker_serve_one(p, pfd[i].fd, &o);
-				if (rc == -EAGAIN)
-					continue;
-				if (rc != -ECONNRESET)
-					log_outcome(&o, rc);
-			}
-			if (rc < 0) {
-				close(pfd[i].fd);
-				pfd[i] = pfd[--n];
-				i--;
-			}
-		}
-		if (pfd[1].revents & POLLIN) {
-			for (;;) {
-				int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-
-				if (c < 0) {
-					if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-					    errno != ECONNABORTED)
-						logf_("accept: %s", strerror(errno));
-					break;
-				}
-				if (n >= MAX_CONNS + 2) {
-					logf_("too many connections (%d): refusing one", MAX_CONNS);
-					close(c);
-					continue;
-				}
-				pfd[n++] = (struct pollfd){ .fd = c, .events = POLLIN };
-			}
+		/* Broker first: a client waits on every one of these. */
+		for (nfds_t i = SLOT_FIXED; r > 0 && i < l.n; i++)
+			if (l.pfd[i].revents)
+				serve_conn(vd, &l, &i);
+		if (r > 0 && (l.pfd[SLOT_BROKER].revents & POLLIN))
+			accept_all(vd, &l, bsock, false);
+		if (r > 0 && (l.pfd[SLOT_CONTROL].revents & POLLIN))
+			accept_all(vd, &l, csock, true);
+		if (r > 0 && (l.pfd[SLOT_WATCHER].revents & POLLIN))
+			vd->watcher->ops->process(vd->watcher, BUDGET);
+		if (scanner_step(vd->scanner, BUDGET, &st) && st.full) {
+			audit_daemon(vd->audit, LOG_INFO,
+				     "catch-up scan done: %llu files checked, %llu sealed, %llu deferred, "
+				     "%llu failed in %llu ms",
+				     (unsigned long long)st.files, (unsigned long long)st.sealed,
+				     (unsigned long long)st.deferred, (unsigned long long)st.failed,
+				     (unsigned long long)st.duration_ms);
+			report_status(vd);
 		}
 	}
-	for (nfds_t i = 2; i < n; i++)
-		close(pfd[i].fd);
-	return 0;
+}
+
+/* Runs the walks queued so far to the end, before the loop starts (inotify's first watches). */
+static void
+scan_now(struct vaultd *vd)
+{
+	struct scan_stats st;
+
+	while (scanner_busy(vd->scanner))
+		scanner_step(vd->scanner, BUDGET, &st);
 }
 
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
-	};
-	const char *config = NULL, *sockpath = NULL;
-	struct policy *p = NULL;
+	struct vaultd vd = { .started = time(NULL) };
 	struct policy_error perr = { 0 };
+	struct audit_config acfg = { 0 };
+	struct options opt;
+	char problem[256];
 	sigset_t mask;
-	int c, err, lsock, sigfd, rc;
+	int r, sigfd, bsock, csock, rc = 1;
+	const char *bpath, *cpath;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'c': config = optarg; break;
-		case 's': sockpath = optarg; break;
-		case 'f': break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("vaultd %s\n", SEALVAULT_VERSION); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc || config == NULL) {
-		usage(stderr);
-		return 2;
-	}
-	err = policy_load(config, &p, &perr);
-	if (err < 0) {
+	r = parse_options(argc, argv, &opt);
+	if (r != 0)
+		return r == 1 ? 0 : r;
+	r = policy_load(opt.config, &vd.policy, &perr);
+	if (r < 0) {
 		if (perr.line)
-			logf_("%s:%u: %s", perr.file, perr.line, perr.message);
+			early_error("%s:%u: %s", perr.file, perr.line, perr.message);
 		else
-			logf_("%s: %s", perr.file[0] ? perr.file : config,
-			      perr.message[0] ? perr.message : strerror(-err));
+			early_error("%s: %s", perr.file[0] ? perr.file : opt.config,
+				    perr.message[0] ? perr.message : strerror(-r));
 		return 1;
 	}
-	if (sockpath == NULL)
-		sockpath = p->broker_socket;
-	if (sockpath == NULL || sockpath[0] != '/') {
-		logf_("no absolute broker socket path");
-		policy_free(p);
-		return 1;
-	}
+	vd.settle_s = vd.policy->settle_s;
+	bpath = opt.broker_socket ? opt.broker_socket : vd.policy->broker_socket;
+	cpath = opt.control_socket ? opt.control_socket : vd.policy->control_socket;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -243,24 +439,70 @@ main(int argc, char *argv[])
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
-	if (sigfd < 0) {
-		logf_("signalfd: %s", strerror(errno));
-		policy_free(p);
+
+	acfg.journal_socket = vd.policy->journal_socket;
+	acfg.kernel_audit = vd.policy->kernel_audit;
+	if (sigfd < 0 || audit_open(&acfg, &vd.audit) < 0 || tenants_open(vd.policy, &vd.tenants) < 0 ||
+	    scanner_new(&vd, &vd.scanner) < 0) {
+		early_error("cannot start: %s", strerror(errno));
 		return 1;
 	}
-	lsock = make_socket(sockpath);
-	if (lsock < 0) {
-		close(sigfd);
-		policy_free(p);
-		return 1;
+	for (size_t i = 0; i < vd.tenants.n; i++)
+		if (!vd.tenants.t[i].ok)
+			audit_daemon(vd.audit, LOG_ERR, "tenant %s is not served: %s",
+				     vd.tenants.t[i].conf->name, vd.tenants.t[i].problem);
+
+	bsock = listen_unix(bpath, 0666);	/* tenants connect; SO_PEERCRED decides */
+	csock = bsock < 0 ? -1 : listen_unix(cpath, 0600);
+	if (csock < 0)
+		goto out;
+	r = watcher_open(&vd, opt.watcher >= 0 ? (enum policy_watcher)opt.watcher : vd.policy->watcher,
+			 &vd.watcher, problem);
+	if (r < 0) {
+		audit_daemon(vd.audit, LOG_ERR, "cannot watch the tenant trees: %s", problem);
+		goto out;
 	}
-	if (geteuid() != 0)
-		logf_("WARNING: not running as root: sealing needs CAP_LINUX_IMMUTABLE and will fail");
-	logf_("seal broker listening on %s (%zu tenants)", sockpath, p->n_tenants);
-	rc = serve(p, lsock, sigfd);
-	close(lsock);
-	unlink(sockpath);
+	if (problem[0])
+		audit_daemon(vd.audit, LOG_WARNING, "%s", problem);
+	if (vd.watcher && vd.watcher->ops->add_dir) {
+		scanner_enqueue(vd.scanner, NULL, "/", SCAN_WATCH);
+		scan_now(&vd);
+	}
+
+	if (geteuid() == 0) {
+		r = privileges_drop(vaultd_caps, vaultd_n_caps, problem, sizeof(problem));
+		if (r < 0) {
+			audit_daemon(vd.audit, LOG_CRIT, "cannot drop privileges: %s", problem);
+			goto out;
+		}
+	}
+	vd.sealing = privileges_have(CAP_LINUX_IMMUTABLE) > 0;
+	if (!vd.sealing)
+		audit_daemon(vd.audit, LOG_WARNING,
+			     "WARNING: kernel sealing is OFF: no CAP_LINUX_IMMUTABLE (run vaultd as root)");
+
+	audit_daemon(vd.audit, LOG_INFO, "ready: broker on %s, watcher %s, %zu tenants, audit to %s",
+		     bpath, vd.watcher ? vd.watcher->ops->name : "off", vd.tenants.n,
+		     audit_backend(vd.audit));
+	notify_ready("ready");
+	if (opt.scan)
+		scanner_enqueue(vd.scanner, NULL, "/", SCAN_SEAL | SCAN_WATCH);
+	rc = run(&vd, sigfd, bsock, csock);
+	notify_stopping();
+out:
+	if (bsock >= 0) {
+		close(bsock);
+		unlink(bpath);
+	}
+	if (csock >= 0) {
+		close(csock);
+		unlink(cpath);
+	}
+	watcher_free(vd.watcher);
+	scanner_free(vd.scanner);
+	tenants_close(&vd.tenants);
+	audit_free(vd.audit);
 	close(sigfd);
-	policy_free(p);
+	policy_free(vd.policy);
 	return rc;
 }

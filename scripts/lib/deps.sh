@@ -22,6 +22,8 @@ SEALVAULT_TEST_DEPS=(
 	e2fsprogs attr acl incron
 	binutils time util-linux mount coreutils findutils
 	restic rclone duplicity python3-paramiko python3-pexpect lftp
+	systemd
+	strace
 )
 
 # sealvault_apt_install PACKAGE...

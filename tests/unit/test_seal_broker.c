@@ -28,6 +28,7 @@
 
 static char root[256], outside[300];
 static struct policy *pol;
+static struct tenant_table tab;
 
 static void
 touch(const char *rel)
@@ -71,6 +72,8 @@ setup(void **state)
 		fprintf(stderr, "%s:%u: %s\n", perr.file, perr.line, perr.message);
 		return -1;
 	}
+	if (tenants_open(pol, &tab) < 0 || !tab.t[0].ok)
+		return -1;
 	touch("a.bin");
 	touch("b.bin");
 	touch("x.tmp");
@@ -106,6 +109,7 @@ teardown(void **state)
 	char cmd[600];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", outside);
+	tenants_close(&tab);
 	policy_free(pol);
 	(void)state;
 	return system(cmd) == 0 ? 0 : -1;
@@ -115,7 +119,7 @@ static void
 expect_refusal(int fd, const char *vpath, uid_t uid, const char *reason_part)
 {
 	struct broker_outcome o = { 0 };
-	int r = broker_seal_fd(pol, uid, fd, vpath, &o);
+	int r = broker_seal_fd(&tab, uid, fd, vpath, &o);
 
 	assert_true(r < 0);
 	assert_int_equal(r, o.status);
@@ -141,8 +145,19 @@ test_refusals(void **state)
 	expect_refusal(d, "/d", getuid(), "not a regular file");
 	expect_refusal(h, "/h1.bin", getuid(), "links, not one");
 	expect_refusal(x, "/x.tmp", getuid(), "temp class");
-	/* Versioned files must stay movable to the attic: no immutable flag yet. */
-	expect_refusal(v, "/v.info", getuid(), "versioned class");
+	/* Only versioned files have an attic; the checks before it are the seal's. */
+	{
+		struct broker_outcome o = { 0 };
+
+		assert_true(broker_attic_fd(&tab, getuid(), a, "/a.bin", &o) < 0);
+		assert_non_null(strstr(o.reason, "seal class, which has no attic"));
+		assert_true(broker_attic_fd(&tab, getuid(), x, "/x.tmp", &o) < 0);
+		assert_non_null(strstr(o.reason, "temp class, which has no attic"));
+		assert_true(broker_attic_fd(&tab, getuid(), h, "/h1.bin", &o) < 0);
+		assert_non_null(strstr(o.reason, "links, not one"));
+		assert_true(broker_attic_fd(&tab, getuid(), v, "/b.bin", &o) < 0);
+		assert_non_null(strstr(o.reason, "not the file at that path"));
+	}
 	expect_refusal(r, "/.sealvault-part", getuid(), "reserved");
 	expect_refusal(a, "/b.bin", getuid(), "not the file at that path");
 	expect_refusal(out, "/outside.bin", getuid(), "does not resolve");
@@ -208,40 +223,40 @@ test_wire(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
 
 	/* nothing to read yet */
-	assert_int_equal(broker_serve_one(pol, sv[1], &o), -EAGAIN);
+	assert_int_equal(broker_serve_one(&tab, sv[1], &o), -EAGAIN);
 	/* a well-formed request with no fd: refused, connection kept */
 	send_raw(sv[0], SEAL_PROTO_MAGIC, "/x.tmp", 7, -1, 0);
-	assert_int_equal(broker_serve_one(pol, sv[1], &o), 0);
+	assert_int_equal(broker_serve_one(&tab, sv[1], &o), 0);
 	assert_int_equal(read_status(sv[0]), -EINVAL);
 	/* three fds: refused, all closed */
 	send_raw(sv[0], SEAL_PROTO_MAGIC, "/x.tmp", 7, a, 3);
-	assert_int_equal(broker_serve_one(pol, sv[1], &o), 0);
+	assert_int_equal(broker_serve_one(&tab, sv[1], &o), 0);
 	assert_int_equal(read_status(sv[0]), -EINVAL);
 	assert_non_null(strstr(o.reason, "got 3"));
 	/* a valid request for a temp path: a policy refusal */
 	send_raw(sv[0], SEAL_PROTO_MAGIC, "/x.tmp", 7, open_rel("x.tmp", O_RDONLY), 1);
-	assert_int_equal(broker_serve_one(pol, sv[1], &o), 0);
+	assert_int_equal(broker_serve_one(&tab, sv[1], &o), 0);
 	assert_int_equal(read_status(sv[0]), -EPERM);
 	assert_string_equal(o.path, "/x.tmp");
 	/* no NUL, a NUL inside, wrong magic, too long: protocol errors */
 	send_raw(sv[0], SEAL_PROTO_MAGIC, "/a.bin", 6, a, 1);
-	assert_int_equal(broker_serve_one(pol, sv[1], &o), -EPROTO);
+	assert_int_equal(broker_serve_one(&tab, sv[1], &o), -EPROTO);
 	assert_int_equal(read_status(sv[0]), -EPROTO);
 	send_raw(sv[0], SEAL_PROTO_MAGIC, "/a\0.bin", 8, a, 1);
-	assert_int_equal(broker_serve_one(pol, sv[1], &o), -EPROTO);
+	assert_int_equal(broker_serve_one(&tab, sv[1], &o), -EPROTO);
 	assert_int_equal(read_status(sv[0]), -EPROTO);
 	send_raw(sv[0], 0x12345678, "/a.bin", 7, a, 1);
-	assert_int_equal(broker_serve_one(pol, sv[1], &o), -EPROTO);
+	assert_int_equal(broker_serve_one(&tab, sv[1], &o), -EPROTO);
 	assert_int_equal(read_status(sv[0]), -EPROTO);
 	memset(big, 'a', sizeof(big));
 	big[0] = '/';
 	big[sizeof(big) - 1] = '\0';
 	send_raw(sv[0], SEAL_PROTO_MAGIC, big, sizeof(big), a, 1);
-	assert_int_equal(broker_serve_one(pol, sv[1], &o), -EPROTO);
+	assert_int_equal(broker_serve_one(&tab, sv[1], &o), -EPROTO);
 	assert_int_equal(read_status(sv[0]), -EPROTO);
 	/* the peer hangs up */
 	close(sv[0]);
-	assert_int_equal(broker_serve_one(pol, sv[1], &o), -ECONNRESET);
+	assert_int_equal(broker_serve_one(&tab, sv[1], &o), -ECONNRESET);
 	close(sv[1]);
 	close(a);
 	(void)state;
@@ -263,7 +278,7 @@ test_client(void **state)
 
 		close(sv[0]);
 		do
-			rc = broker_serve_one(pol, sv[1], &o);
+			rc = broker_serve_one(&tab, sv[1], &o);
 		while (rc == -EAGAIN && usleep(1000) == 0);
 		_exit(rc == 0 ? 0 : 1);
 	}

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/* The control socket's requests: see control.h. */
+#include "control.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "scan.h"
+#include "watcher.h"
+
+struct out {
+	char *buf;
+	size_t size, len;
+	bool overflow;
+};
+
+static void
+put(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+put(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->size - o->len)
+		o->overflow = true;
+	else
+		o->len += (size_t)n;
+}
+
+/* A JSON string; tenant names are restricted, but escape anyway. */
+static void
+put_string(struct out *o, const char *s)
+{
+	put(o, "\"");
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			put(o, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			put(o, "\\u%04x", *p);
+		else
+			put(o, "%c", *p);
+	}
+	put(o, "\"");
+}
+
+int
+control_status_json(struct vaultd *vd, char *buf, size_t size)
+{
+	struct out o = { .buf = buf, .size = size };
+	const struct scan_stats *sc = scanner_last(vd->scanner);
+
+	put(&o, "{\"version\":\"%s\",\"pid\":%d,\"uptime_s\":%lld,", SEALVAULT_VERSION, (int)getpid(),
+	    (long long)(time(NULL) - vd->started));
+	put(&o, "\"watcher\":\"%s\",\"kernel_sealing\":%s,\"audit\":",
+	    vd->watcher ? vd->watcher->ops->name : "off", vd->sealing ? "true" : "false");
+	put_string(&o, audit_backend(vd->audit));
+	put(&o, ",\"counters\":{\"sealed\":%llu,\"already\":%llu,\"refused\":%llu,\"failed\":%llu,"
+		"\"reports\":%llu,\"events\":%llu,\"overflows\":%llu,\"dirs_protected\":%llu,"
+		"\"audit_suppressed\":%llu},",
+	    (unsigned long long)vd->n.sealed, (unsigned long long)vd->n.already,
+	    (unsigned long long)vd->n.refused, (unsigned long long)vd->n.failed,
+	    (unsigned long long)vd->n.reports, (unsigned long long)vd->n.events,
+	    (unsigned long long)vd->n.overflows, (unsigned long long)vd->n.dirs_protected,
+	    (unsigned long long)audit_suppressed(vd->audit));
+	put(&o, "\"scan\":{\"running\":%s,", scanner_busy(vd->scanner) ? "true" : "false");
+	if (sc->started.tv_sec)
+		put(&o, "\"last_started\":%lld,\"last_duration_ms\":%llu,\"files\":%llu,\"dirs\":%llu,"
+			"\"sealed\":%llu,\"already\":%llu,\"deferred\":%llu,\"failed\":%llu,\"full\":%s},",
+		    (long long)sc->started.tv_sec, (unsigned long long)sc->duration_ms,
+		    (unsigned long long)sc->files, (unsigned long long)sc->dirs,
+		    (unsigned long long)sc->sealed, (unsigned long long)sc->already,
+		    (unsigned long long)sc->deferred, (unsigned long long)sc->failed,
+		    sc->full ? "true" : "false");
+	else
+		put(&o, "\"last_started\":null},");
+	put(&o, "\"tenants\":[");
+	for (size_t i = 0; i < vd->tenants.n; i++) {
+		const struct vault_tenant *t = &vd->tenants.t[i];
+
+		put(&o, "%s{\"name\":", i ? "," : "");
+		put_string(&o, t->conf->name);
+		put(&o, ",\"ok\":%s,", t->ok ? "true" : "false");
+		if (!t->ok) {
+			put(&o, "\"problem\":");
+			put_string(&o, t->problem);
+			put(&o, ",");
+		}
+		put(&o, "\"sealed\":%llu,\"refused\":%llu,\"failed\":%llu,\"last_seal\":%lld,"
+			"\"last_refusal\":%lld}",
+		    (unsigned long long)t->sealed, (unsigned long long)t->refused,
+		    (unsigned long long)t->failed, (long long)t->last_seal, (long long)t->last_refusal);
+	}
+	put(&o, "]}\n");
+	return o.overflow ? -ENOBUFS : (int)o.len;
+}
+
+static void
+put_time(struct out *o, time_t t)
+{
+	struct tm tm;
+	char buf[32];
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL) {
+		put(o, "%-20s", "-");
+		return;
+	}
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	put(o, "%-20s", buf);
+}
+
+int
+control_status_text(struct vaultd *vd, char *buf, size_t size)
+{
+	struct out o = { .buf = buf, .size = size };
+	const struct scan_stats *sc = scanner_last(vd->scanner);
+
+	put(&o, "vaultd %s, pid %d, up %llds\n", SEALVAULT_VERSION, (int)getpid(),
+	    (long long)(time(NULL) - vd->started));
+	put(&o, "kernel sealing: %s\nwatcher: %s\naudit: %s (%llu suppressed)\n",
+	    vd->sealing ? "on" : "OFF (no CAP_LINUX_IMMUTABLE)",
+	    vd->watcher ? vd->watcher->ops->name : "off", audit_backend(vd->audit),
+	    (unsigned long long)audit_suppressed(vd->audit));
+	put(&o, "sealed %llu, already %llu, refused %llu, failed %llu, reports %llu, events %llu, "
+		"overflows %llu, directories protected %llu\n",
+	    (unsigned long long)vd->n.sealed, (unsigned long long)vd->n.already,
+	    (unsigned long long)vd->n.refused, (unsigned long long)vd->n.failed,
+	    (unsigned long long)vd->n.reports, (unsigned long long)vd->n.events,
+	    (unsigned long long)vd->n.overflows, (unsigned long long)vd->n.dirs_protected);
+	if (scanner_busy(vd->scanner))
+		put(&o, "catch-up scan: running\n");
+	else if (sc->started.tv_sec)
+		put(&o, "catch-up scan: last %llu files, %llu sealed, %llu deferred, %llu failed, %llu ms\n",
+		    (unsigned long long)sc->files, (unsigned long long)sc->sealed,
+		    (unsigned long long)sc->deferred, (unsigned long long)sc->failed,
+		    (unsigned long long)sc->duration_ms);
+	put(&o, "\n%-20s %-6s %10s %8s %8s %-20s %-20s\n", "TENANT", "OK", "SEALED", "REFUSED",
+	    "FAILED", "LAST SEAL", "LAST REFUSAL");
+	for (size_t i = 0; i < vd->tenants.n; i++) {
+		const struct vault_tenant *t = &vd->tenants.t[i];
+
+		put(&o, "%-20s %-6s %10llu %8llu %8llu ", t->conf->name, t->ok ? "yes" : "NO",
+		    (unsigned long long)t->sealed, (unsigned long long)t->refused,
+		    (unsigned long long)t->failed);
+		put_time(&o, t->last_seal);
+		put(&o, " ");
+		put_time(&o, t->last_refusal);
+		put(&o, "\n");
+		if (!t->ok)
+			put(&o, "  not served: %s\n", t->problem);
+	}
+	return o.overflow ? -ENOBUFS : (int)o.len;
+}
+
+int
+control_serve_one(struct vaultd *vd, int conn)
+{
+	char req[CONTROL_REQUEST_MAX + 1];
+	char *reply;
+	ssize_t r;
+	int n;
+
+	r = recv(conn, req, CONTROL_REQUEST_MAX, MSG_DONTWAIT);
+	if (r < 0)
+		return errno == EAGAIN ? 0 : -errno;
+	if (r == 0)
+		return -ECONNRESET;
+	req[r] = '\0';
+	req[strcspn(req, "\n")] = '\0';
+	reply = malloc(CONTROL_REPLY_MAX);
+	if (reply == NULL)
+		return -ENOMEM;
+	if (strcmp(req, "status") == 0)
+		n = control_status_json(vd, reply, CONTROL_REPLY_MAX);
+	else if (strcmp(req, "status text") == 0)
+		n = control_status_text(vd, reply, CONTROL_REPLY_MAX);
+	else
+		n = snprintf(reply, CONTROL_REPLY_MAX, "{\"error\":\"unknown request\"}\n");
+	if (n < 0)
+		n = snprintf(reply, CONTROL_REPLY_MAX, "{\"error\":\"status too large\"}\n");
+	r = send(conn, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	free(reply);
+	return r < 0 ? -errno : 0;
+}

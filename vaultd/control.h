@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vaultd's control socket: a Unix SOCK_SEQPACKET socket, mode 0600 (root
+ * only), one request per message. "status" is answered with one JSON
+ * object (vaultd/README.md), "status text" with a table for people;
+ * anything else with {"error": "..."}.
+ * vaultctl status is its client.
+ */
+#ifndef SEALVAULT_CONTROL_H
+#define SEALVAULT_CONTROL_H
+
+#include <stddef.h>
+
+#include "daemon.h"
+
+#define CONTROL_REQUEST_MAX	256
+#define CONTROL_REPLY_MAX	(256 * 1024)
+
+/* Answers one request on a connected control socket; -errno when the connection must close. */
+int control_serve_one(struct vaultd *vd, int conn);
+
+/* Write the status as JSON or as text into buf; return its length, or -ENOBUFS. */
+int control_status_json(struct vaultd *vd, char *buf, size_t size);
+int control_status_text(struct vaultd *vd, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tenant table vaultd works from: each configured tenant with its user
+ * resolved to a uid once (not a passwd lookup per request), its root open,
+ * its canonical root path and its filesystem. A tenant whose user or root
+ * is missing at start is kept with ok=false: it is reported, never sealed
+ * for, and the others run.
+ */
+#ifndef SEALVAULT_TENANTS_H
+#define SEALVAULT_TENANTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "policy.h"
+
+struct vault_tenant {
+	const struct policy_tenant *conf;
+	bool ok;		/* user and root found at start */
+	char problem[256];	/* why not, when !ok */
+	uid_t uid;
+	gid_t gid;
+	int root_fd;		/* O_RDONLY|O_DIRECTORY */
+	dev_t dev;
+	ino_t root_ino;
+	char *root_path;	/* canonical (realpath), no trailing '/' */
+	size_t root_len;
+	/* for status */
+	uint64_t sealed, refused, failed;
+	time_t last_seal, last_refusal;
+};
+
+struct tenant_table {
+	struct vault_tenant *t;
+	size_t n;
+};
+
+/* Returns 0 or -ENOMEM; tenants that cannot be opened are marked !ok. */
+int tenants_open(const struct policy *p, struct tenant_table *tab);
+void tenants_close(struct tenant_table *tab);
+
+/*
+ * The tenant whose root holds the absolute, canonical path abspath (the
+ * longest matching root wins), with *vpath set to the vault path inside
+ * abspath ("/" for the root itself). NULL if none.
+ */
+struct vault_tenant *tenants_by_path(const struct tenant_table *tab, const char *abspath,
+				     const char **vpath);
+
+#endif

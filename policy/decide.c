@@ -14,12 +14,6 @@ policy_class_seals(enum policy_class c)
 	return c == POLICY_SEAL || c == POLICY_VERSIONED;
 }
 
-bool
-policy_class_immutable(enum policy_class c)
-{
-	return c == POLICY_SEAL;
-}
-
 /* A finished file's attribute change that the class does not allow outright. */
 static struct policy_decision
 by_profile(enum policy_setstat how, const char *what)

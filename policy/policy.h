@@ -175,15 +175,11 @@ struct policy_decision {
 struct policy_decision policy_decide(const struct policy_profile *prof, bool write_only,
 				     enum policy_op op, const char *vpath);
 
-/* True if files of this class are finished once published: protected, never written in place. */
-bool policy_class_seals(enum policy_class c);
-
 /*
- * True if finished files of this class get the kernel's immutable flag
- * (through vaultd's broker). Only seal for now: a versioned file must stay
- * movable to the attic when replaced or removed, and until vaultd makes that
- * move itself, vault-sftp does it, which the flag would forbid.
+ * True if files of this class are finished once published: never written
+ * in place, and sealed with the kernel's immutable flag by vaultd (seal and
+ * versioned; vaultd itself moves a versioned file into the attic).
  */
-bool policy_class_immutable(enum policy_class c);
+bool policy_class_seals(enum policy_class c);
 
 #endif

@@ -108,6 +108,12 @@ bool mutable_has_room(const struct sftp_session *s, int parent_fd, const char *v
 int upload_close(struct sftp_session *s, uint32_t id, struct handle *h);
 /* Hands ro_fd (or its negative errno) to the seal hook and closes it; 0 without a hook. */
 int seal_fd(struct sftp_session *s, const char *vpath, int ro_fd);
+/*
+ * publish.c: moves the versioned file name (in parent_fd, at vault path
+ * vpath) into the attic: through the attic hook (vaultd, which can move a
+ * sealed file) when there is one, else itself. 0 or a negative errno.
+ */
+int engine_attic_move(struct sftp_session *s, int parent_fd, const char *name, const char *vpath);
 /* "PATH: stored, but the vault could not seal it", logged too. */
 int reply_not_sealed(struct sftp_session *s, uint32_t id, const char *vpath, int err);
 

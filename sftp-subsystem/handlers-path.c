@@ -160,7 +160,7 @@ process_remove(struct sftp_session *s, uint32_t id, struct reader *r)
 	if (S_ISDIR(st.st_mode))
 		err = EISDIR;
 	else if (v.action == POLICY_ATTIC)
-		err = -attic_move(s->root_fd, parent, name, vpath);
+		err = -engine_attic_move(s, parent, name, vpath);
 	else if ((err = unlinkat(parent, name, 0) < 0 ? errno : 0) == 0)
 		quota_release(&s->quota, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, 1);
 	close(parent);
@@ -253,13 +253,13 @@ rename_common(struct sftp_session *s, uint32_t id, struct reader *r, const char 
 		close(to_dir);
 		return gate_refuse(s, id, op, to, v);
 	}
-	if (policy_class_immutable(v.cls) && s->hooks.seal != NULL &&
+	if (policy_class_seals(v.cls) && s->hooks.seal != NULL &&
 	    (ro_fd = openat(from_dir, from_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		err = errno;
 		goto out;
 	}
 	if (v.action == POLICY_ATTIC) {
-		if ((err = -attic_move(s->root_fd, to_dir, to_name, to)) == 0)
+		if ((err = -engine_attic_move(s, to_dir, to_name, to)) == 0)
 			err = renameat2(from_dir, from_name, to_dir, to_name, RENAME_NOREPLACE) < 0 ? errno : 0;
 	} else if (had_target) {
 		/* The target's class lets it go (temp, mutable): plain replace. */
@@ -278,9 +278,9 @@ out:
 		return reply_errno(s, id, err, to);
 	}
 	log_line(&s->log, LOG_INFO, "%s \"%s\" to \"%s\": stored as %s", op, from, to, policy_class_name(v.cls));
-	if (policy_class_immutable(v.cls) && (err = seal_fd(s, to, ro_fd)) < 0)
+	if (policy_class_seals(v.cls) && (err = seal_fd(s, to, ro_fd)) < 0)
 		return reply_not_sealed(s, id, to, err);
-	if (ro_fd >= 0 && !policy_class_immutable(v.cls))
+	if (ro_fd >= 0 && !policy_class_seals(v.cls))
 		close(ro_fd);
 	return reply_status(s, id, SSH_FX_OK, NULL);
 }

@@ -124,6 +124,9 @@ log_refusal(struct sftp_log *l, const char *op, const char *path, const char *re
 {
 	char quoted[1200];
 
+	/* Under the limit the log line is about to take its token from. */
+	if (l->hooks != NULL && l->hooks->refusal != NULL && l->in_window < LOG_LINES_PER_SECOND)
+		l->hooks->refusal(l->hooks->ctx, op, path, reason);
 	log_quote(quoted, sizeof(quoted), path);
 	log_line(l, LOG_NOTICE, "refused %s %s: %s", op, quoted, reason);
 }

@@ -38,6 +38,21 @@ seal_fd(struct sftp_session *s, const char *vpath, int ro_fd)
 }
 
 int
+engine_attic_move(struct sftp_session *s, int parent_fd, const char *name, const char *vpath)
+{
+	int fd, err;
+
+	if (s->hooks.attic == NULL)
+		return attic_move(s->root_fd, parent_fd, name, vpath);
+	fd = openat(parent_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = s->hooks.attic(s->hooks.ctx, fd, vpath);
+	close(fd);
+	return err;
+}
+
+int
 reply_not_sealed(struct sftp_session *s, uint32_t id, const char *vpath, int err)
 {
 	char msg[VAULT_PATH_MAX + 128];
@@ -142,7 +157,7 @@ publish_over_existing(struct sftp_session *s, struct handle *h)
 
 	switch (v.action) {
 	case POLICY_ATTIC:
-		err = attic_move(s->root_fd, h->parent_fd, h->target_name, h->path);
+		err = engine_attic_move(s, h->parent_fd, h->target_name, h->path);
 		if (err < 0)
 			return err;
 		log_line(&s->log, LOG_NOTICE, "\"%s\": previous version moved to the attic", h->path);
@@ -166,7 +181,7 @@ int
 upload_close(struct sftp_session *s, uint32_t id, struct handle *h)
 {
 	char msg[VAULT_PATH_MAX + 128];
-	bool seals = policy_class_immutable(h->cls);
+	bool seals = policy_class_seals(h->cls);
 	int err, ro_fd = -1;
 
 	if (h->failed) {

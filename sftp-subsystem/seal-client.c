@@ -78,15 +78,15 @@ wait_for(int sock, short events, int64_t deadline)
 	}
 }
 
-int
-seal_client_seal(int sock, int fd, const char *vpath, char *reason, size_t n)
+/* One request with one fd, one reply: seal and attic share it, by magic. */
+static int
+request(int sock, uint32_t magic, int fd, const char *vpath, char *reason, size_t n)
 {
 	unsigned char req[SEAL_PROTO_REQUEST_MAX], rep[SEAL_PROTO_REPLY_MAX + 1];
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	uint32_t magic = SEAL_PROTO_MAGIC;
 	int64_t deadline = now_ms() + SEAL_CLIENT_TIMEOUT_MS;
 	struct iovec iov;
 	struct msghdr mh = { 0 };
@@ -174,4 +174,47 @@ fail:
 	if (reason != NULL && n > 0)
 		snprintf(reason, n, "seal broker: %s", err == -EPROTO ? "malformed reply" : strerror(-err));
 	return err;
+}
+
+int
+seal_client_seal(int sock, int fd, const char *vpath, char *reason, size_t n)
+{
+	return request(sock, SEAL_PROTO_MAGIC, fd, vpath, reason, n);
+}
+
+int
+seal_client_attic(int sock, int fd, const char *vpath, char *reason, size_t n)
+{
+	return request(sock, SEAL_PROTO_MAGIC_ATTIC, fd, vpath, reason, n);
+}
+
+/* Copies s (cut to max - 1 bytes) and its NUL to p; returns the bytes written. */
+static size_t
+put_field(unsigned char *p, const char *s, size_t max)
+{
+	size_t len = strnlen(s, max - 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return len + 1;
+}
+
+int
+seal_client_report(int sock, const char *op, const char *vpath, const char *reason)
+{
+	unsigned char msg[SEAL_PROTO_REPORT_MAX];
+	uint32_t magic = SEAL_PROTO_MAGIC_REPORT;
+	size_t len = sizeof(magic);
+	ssize_t r;
+
+	if (sock < 0)
+		return -ENOTCONN;
+	memcpy(msg, &magic, sizeof(magic));
+	len += put_field(msg + len, op, SEAL_PROTO_OP_MAX);
+	len += put_field(msg + len, vpath, SEAL_PROTO_PATH_MAX);
+	len += put_field(msg + len, reason, SEAL_PROTO_REASON_MAX);
+	do
+		r = send(sock, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
 }

@@ -24,4 +24,17 @@ int seal_client_connect(const char *socket_path);
  */
 int seal_client_seal(int sock, int fd, const char *vpath, char *reason, size_t n);
 
+/*
+ * Asks the broker to move fd, the versioned file at vpath, into the attic
+ * (it is replaced or removed next). Same returns as seal_client_seal.
+ */
+int seal_client_attic(int sock, int fd, const char *vpath, char *reason, size_t n);
+
+/*
+ * Tells the broker about a refusal given to the client, for vaultd's audit
+ * trail. No reply; never blocks (a full socket drops the report). Fields
+ * too long are cut. Returns 0 or a negative errno.
+ */
+int seal_client_report(int sock, const char *op, const char *vpath, const char *reason);
+
 #endif

@@ -42,8 +42,20 @@ struct sftp_hooks {
 	 * published and the failure is logged). NULL: no kernel sealing.
 	 */
 	int (*seal)(void *ctx, int fd, const char *path);
+	/*
+	 * Moves the versioned file at path (fd: O_RDONLY on it) into the attic
+	 * before it is replaced or removed: vaultd's broker, which can move a
+	 * sealed file. Returns 0 or a negative errno, which fails the request.
+	 * NULL: the engine moves it itself (no kernel sealing).
+	 */
+	int (*attic)(void *ctx, int fd, const char *path);
 	/* One finished log line, without newline. NULL: logs are dropped. */
 	void (*log)(void *ctx, int priority, const char *line);
+	/*
+	 * Each refusal given to the client, raw (path unescaped), under the
+	 * same rate limit as the log: for vaultd's audit trail. May be NULL.
+	 */
+	void (*refusal)(void *ctx, const char *op, const char *path, const char *reason);
 	void *ctx;
 };
 

@@ -492,6 +492,38 @@ seal_hook(void *ctx, int fd, const char *path)
 	return r;
 }
 
+/* hooks.attic: vaultd moves a versioned file, which it sealed, into the attic. */
+static int
+attic_hook(void *ctx, int fd, const char *path)
+{
+	char reason[SEAL_PROTO_REASON_MAX], qpath[512], qreason[2 * SEAL_PROTO_REASON_MAX];
+	int r;
+
+	(void)ctx;
+	if (seal_sock < 0)
+		return -ENOTCONN;
+	r = seal_client_attic(seal_sock, fd, path, reason, sizeof(reason));
+	if (r == 0)
+		return 0;
+	log_quote(qpath, sizeof(qpath), path);
+	log_quote(qreason, sizeof(qreason), reason);
+	say(LOG_ERR, "the broker could not move %s to the attic: %s", qpath, qreason);
+	if (r == -ETIMEDOUT || r == -EPIPE || r == -ECONNRESET || r == -EPROTO || r == -ENOTCONN) {
+		close(seal_sock);
+		seal_sock = -1;
+	}
+	return r;
+}
+
+/* hooks.refusal: vaultd audits what vault-sftp refused, under the tenant of our uid. */
+static void
+refusal_hook(void *ctx, const char *op, const char *path, const char *reason)
+{
+	(void)ctx;
+	if (seal_sock >= 0)
+		(void)seal_client_report(seal_sock, op, path, reason);
+}
+
 static int
 run_session(const struct options *o, const struct policy_tenant *tenant, const char *broker_socket,
 	    const struct hash_request *hash)
@@ -543,6 +575,8 @@ run_session(const struct options *o, const struct policy_tenant *tenant, const c
 		seal_sock = seal_client_connect(broker_socket);
 		if (seal_sock >= 0) {
 			hooks.seal = seal_hook;
+			hooks.refusal = refusal_hook;
+			hooks.attic = attic_hook;
 		} else if (o->require_broker) {
 			say(LOG_ERR, "cannot reach the seal broker at %s: %s (--require-broker)",
 			    broker_socket, strerror(-seal_sock));

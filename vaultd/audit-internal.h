@@ -20,8 +20,14 @@
 #define AUDIT_MESSAGE_MAX	8192
 /* The kernel prints at most AUDIT_MESSAGE_TEXT_MAX (8560) bytes of a user message. */
 #define AUDIT_KERNEL_TEXT_MAX	8560
-/* AUDIT_USER_MSG is libaudit's name; linux/audit.h only has the range. */
-#define AUDIT_USER_MSG		1112
+/* One AUDIT_USER_MSG request: MNL_SOCKET_BUFFER_SIZE (8 KiB) is less than the text may take. */
+#define AUDIT_KERNEL_MSG_SIZE	((16 + AUDIT_KERNEL_TEXT_MAX + 1 + 3) & ~3)
+/*
+ * The record type: a user message (linux/audit.h gives only the range
+ * 1100-1199) of libaudit's AUDIT_TRUSTED_APP, "trusted application,
+ * freestyle text" (1112, next to it, is USER_LOGIN: a seal is no login).
+ */
+#define AUDIT_TRUSTED_APP	1121
 /* SO_SNDBUF asked for (the kernel caps it at net.core.wmem_max and doubles it). */
 #define AUDIT_JOURNAL_SNDBUF	(256 * 1024)
 /* At most one journal reconnect attempt per this many ms. */
@@ -88,6 +94,8 @@ void audit_journal_close(struct audit_journal *j);
 
 /* Opens and binds the audit netlink socket. 0 or -errno (EPROTONOSUPPORT: no audit). */
 int audit_kernel_open(struct audit_kernel *k);
+/* Writes the AUDIT_USER_MSG request for r into buf (AUDIT_KERNEL_MSG_SIZE bytes, aligned); returns its length. */
+size_t audit_kernel_build(void *buf, uint32_t seq, const struct audit_record *r);
 /* Sends r as AUDIT_USER_MSG and reads the ack; returns it (0 or -errno), also kept in k->last. */
 int audit_kernel_send(struct audit_kernel *k, const struct audit_record *r);
 void audit_kernel_close(struct audit_kernel *k);

@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The kernel audit log: AUDIT_USER_MSG over NETLINK_AUDIT, sent with
+ * The kernel audit log: a user message (AUDIT_TRUSTED_APP) over NETLINK_AUDIT, sent with
  * NLM_F_ACK so a refusal (EPERM without CAP_AUDIT_WRITE, ECONNREFUSED outside
  * the initial user namespace) is seen. The kernel handles the message in the
  * sender's context, so the ack is already queued when sendto() returns.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/audit.h>
 #include <linux/netlink.h>
@@ -17,14 +16,15 @@
 #include <string.h>
 #include <sys/types.h>
 #include <syslog.h>
-#include <unistd.h>
 
 #include "audit-internal.h"
 
+_Static_assert(AUDIT_KERNEL_MSG_SIZE >= MNL_ALIGN(MNL_NLMSG_HDRLEN + AUDIT_KERNEL_TEXT_MAX + 1),
+	       "room for the header, the longest text and its NUL");
+_Static_assert(AUDIT_KERNEL_MSG_SIZE <= 8970, "libaudit's MAX_AUDIT_MESSAGE_LENGTH");
+
 /* Short values (op, tenant, source, key) are cut to this before encoding. */
 #define SHORT_VALUE_MAX	256
-/* Room for one request: MNL_SOCKET_BUFFER_SIZE (8 KiB) is less than the text may take. */
-#define MSG_BUF_SIZE	MNL_ALIGN(MNL_NLMSG_HDRLEN + AUDIT_KERNEL_TEXT_MAX + 1)
 
 int
 audit_kernel_open(struct audit_kernel *k)
@@ -242,7 +242,7 @@ static int
 read_ack(struct mnl_socket *nl, uint32_t seq, int timeout_ms, int (*cb)(const struct nlmsghdr *, void *),
 	 void *data)
 {
-	char buf[2 * MSG_BUF_SIZE] __attribute__((aligned(4)));
+	char buf[2 * AUDIT_KERNEL_MSG_SIZE] __attribute__((aligned(4)));
 	uint32_t portid = mnl_socket_get_portid(nl);
 
 	for (int round = 0; round < 16; round++) {
@@ -281,28 +281,36 @@ read_ack(struct mnl_socket *nl, uint32_t seq, int timeout_ms, int (*cb)(const st
 	return -ETIMEDOUT;
 }
 
+size_t
+audit_kernel_build(void *buf, uint32_t seq, const struct audit_record *r)
+{
+	struct nlmsghdr *nlh;
+	char text[AUDIT_KERNEL_TEXT_MAX + 1];
+	size_t len;
+
+	len = audit_kernel_format(text, sizeof(text), r);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = AUDIT_TRUSTED_APP;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	/* With its NUL: the kernel overwrites the last byte with one. (put_extra_header zeroes.) */
+	memcpy(mnl_nlmsg_put_extra_header(nlh, len + 1), text, len + 1);
+	return nlh->nlmsg_len;
+}
+
 int
 audit_kernel_send(struct audit_kernel *k, const struct audit_record *r)
 {
-	char buf[MSG_BUF_SIZE] __attribute__((aligned(4)));
-	struct nlmsghdr *nlh;
+	char buf[AUDIT_KERNEL_MSG_SIZE] __attribute__((aligned(4)));
 	size_t len;
-	char *text;
 
 	if (k->nl == NULL)
 		return k->last = -ENOTCONN;
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = AUDIT_USER_MSG;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = ++k->seq;
-	text = (char *)mnl_nlmsg_get_payload(nlh);
-	len = audit_kernel_format(text, AUDIT_KERNEL_TEXT_MAX + 1, r);
-	/* The NUL goes too: the kernel overwrites the last byte with one. */
-	mnl_nlmsg_put_extra_header(nlh, len + 1);
-	if (mnl_socket_sendto(k->nl, nlh, nlh->nlmsg_len) < 0)
+	len = audit_kernel_build(buf, ++k->seq, r);
+	if (mnl_socket_sendto(k->nl, buf, len) < 0)
 		return k->last = -errno;
 	/* The ack is queued before sendto() returns; a short poll covers the odd case. */
-	return k->last = read_ack(k->nl, nlh->nlmsg_seq, 100, NULL, NULL);
+	return k->last = read_ack(k->nl, k->seq, 100, NULL, NULL);
 }
 
 static int

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -197,9 +198,19 @@ write_stderr(int fd, const char *msg)
 
 	if (len > 0 && buf[len - 1] != '\n')
 		buf[len - 1] = '\n';
-	/* One write per line, so lines from several writers do not interleave. */
-	while (len > 0 && write(fd, buf, len) < 0 && errno == EINTR)
-		;
+	/*
+	 * One write per line, so lines from several writers do not interleave.
+	 * send() first: under systemd stderr is a stream socket, and a journald
+	 * that went away must not kill us with SIGPIPE.
+	 */
+	for (;;) {
+		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (w < 0 && errno == ENOTSOCK)
+			w = write(fd, buf, len);
+		if (w >= 0 || errno != EINTR)
+			break;
+	}
 }
 
 /* A note about the sinks themselves: stderr only, not a record. */
@@ -306,7 +317,7 @@ deliver(struct audit *a, const struct audit_record *r, uint64_t now)
 	if (a->kernel.nl != NULL) {
 		err = audit_kernel_send(&a->kernel, r);
 		if (err == -EPERM || err == -ECONNREFUSED || err == -EPROTONOSUPPORT)
-			kernel_off(a, err, "AUDIT_USER_MSG refused");
+			kernel_off(a, err, "the kernel refused our audit record");
 	}
 }
 
@@ -396,7 +407,7 @@ audit_open(const struct audit_config *cfg, struct audit **ret)
 			a->kernel.enabled = audit_kernel_query_enabled();
 			if (a->kernel.enabled == 0)
 				audit_daemon(a, LOG_WARNING, "the kernel's audit is disabled (enabled=0): it drops "
-					     "AUDIT_USER_MSG records until auditd runs or 'auditctl -e 1'");
+					     "user audit records until auditd runs or 'auditctl -e 1'");
 			if (a->kernel.enabled < 0)
 				a->kernel.enabled = -1;
 		}

@@ -355,8 +355,9 @@ run(struct vaultd *vd, int sigfd, int bsock, int csock)
 		if (now >= next_tick) {
 			if (wd_interval_ms)
 				notify_watchdog();
+			audit_tick(vd->audit);	/* the end of a burst is reported even if all goes quiet */
 			report_status(vd);
-			next_tick = now + (wd_interval_ms ? wd_interval_ms : 10000);
+			next_tick = now + (wd_interval_ms && wd_interval_ms < 1000 ? wd_interval_ms : 1000);
 		}
 		if (timeout < 0 || (uint64_t)timeout > next_tick - now)
 			timeout = (int)(next_tick - now);

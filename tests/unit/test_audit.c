@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/netlink.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -236,18 +237,29 @@ struct capture {
 	int saved, rd;
 };
 
+/* A pipe, or a stream socket as systemd gives services. */
 static void
-capture_start(struct capture *c)
+capture_start_as(struct capture *c, bool sock)
 {
 	int p[2];
 
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	if (sock) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p), 0);
+	} else {
+		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	}
 	fflush(stderr);
 	c->saved = dup(STDERR_FILENO);
 	assert_true(c->saved >= 0);
 	assert_int_equal(dup2(p[1], STDERR_FILENO), STDERR_FILENO);
 	close(p[1]);
 	c->rd = p[0];
+}
+
+static void
+capture_start(struct capture *c)
+{
+	capture_start_as(c, false);
 }
 
 static char *
@@ -478,9 +490,9 @@ test_stderr_fallback(void **state)
 	assert_string_equal(out, expect);
 	audit_free(a);
 
-	/* No journal configured: stderr, without a note. */
+	/* No journal configured: stderr, without a note (here a socket, as under systemd). */
 	cfg.journal_socket = NULL;
-	capture_start(&c);
+	capture_start_as(&c, true);
 	audit_open(&cfg, &a);
 	if (a != NULL)
 		audit_emit(a, &(struct audit_record){
@@ -792,6 +804,30 @@ test_kernel_format(void **state)
 	free(reason);
 }
 
+/* The request itself: the text (with its NUL) is the payload, and an ack is asked for. */
+static void
+test_kernel_message(void **state)
+{
+	static const struct audit_record r = {
+		.event = AUDIT_SEALED, .priority = LOG_INFO, .op = "seal", .tenant = "t1",
+		.path = "/a/b", .source = "scan", .uid = (uid_t)-1,
+	};
+	char buf[AUDIT_KERNEL_MSG_SIZE] __attribute__((aligned(4)));
+	char text[AUDIT_KERNEL_TEXT_MAX + 1];
+	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+	size_t len, tlen;
+
+	memset(buf, 0x55, sizeof(buf));
+	len = audit_kernel_build(buf, 77, &r);
+	tlen = audit_kernel_format(text, sizeof(text), &r);
+	assert_int_equal(len, nlh->nlmsg_len);
+	assert_int_equal(nlh->nlmsg_type, AUDIT_TRUSTED_APP);
+	assert_int_equal(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+	assert_int_equal(nlh->nlmsg_seq, 77);
+	assert_true(len >= NLMSG_HDRLEN + tlen + 1);
+	assert_string_equal(buf + NLMSG_HDRLEN, text);
+}
+
 /* Without CAP_AUDIT_WRITE the kernel refuses: reported once, then not tried again. */
 static void
 test_kernel_refused(void **state)
@@ -900,6 +936,7 @@ main(void)
 		cmocka_unit_test(test_journal_full),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_kernel_format),
+		cmocka_unit_test(test_kernel_message),
 		cmocka_unit_test(test_kernel_refused),
 		cmocka_unit_test(test_kernel_ack),
 	};

@@ -41,6 +41,8 @@ struct vaultd {
 	time_t started;
 	bool sealing;		/* holds CAP_LINUX_IMMUTABLE: kernel sealing is on */
 	uint64_t settle_s;
+	const char *config_path;	/* re-read on SIGHUP */
+	int watcher_override;		/* --watcher, or -1 */
 };
 
 /*

@@ -51,7 +51,8 @@ usage(FILE *f)
 		"\n"
 		"Seals every finished file of every tenant with the kernel's immutable flag:\n"
 		"the seal broker for vault-sftp, a watcher for everything else, a catch-up\n"
-		"scan at start. Stays in the foreground. See vaultd(8).\n");
+		"scan at start. Stays in the foreground; SIGHUP reloads the config.\n"
+		"See vaultd(8).\n");
 }
 
 /* Before the audit trail exists: configuration and start-up errors. */
@@ -335,6 +336,110 @@ report_status(struct vaultd *vd)
 		      scanner_busy(vd->scanner) ? "; catch-up scan running" : "");
 }
 
+/* Runs the walks queued so far to the end, before the loop goes on (inotify's first watches). */
+static void
+scan_now(struct vaultd *vd)
+{
+	struct scan_stats st;
+
+	while (scanner_busy(vd->scanner))
+		scanner_step(vd->scanner, BUDGET, &st);
+}
+
+/* The watcher for vd's tenants; inotify's watches are added here, before anything else runs. */
+static int
+open_watcher(struct vaultd *vd)
+{
+	enum policy_watcher mode = vd->watcher_override >= 0 ? (enum policy_watcher)vd->watcher_override
+							     : vd->policy->watcher;
+	char problem[256];
+	int r;
+
+	r = watcher_open(vd, mode, &vd->watcher, problem);
+	if (r < 0) {
+		audit_daemon(vd->audit, LOG_ERR, "cannot watch the tenant trees: %s", problem);
+		return r;
+	}
+	if (problem[0])
+		audit_daemon(vd->audit, LOG_WARNING, "%s", problem);
+	if (vd->watcher && vd->watcher->ops->add_dir) {
+		scanner_enqueue(vd->scanner, NULL, "/", SCAN_WATCH);
+		scan_now(vd);
+	}
+	return 0;
+}
+
+/*
+ * SIGHUP: the config again (vaultctl tenant add). All or nothing: a broken
+ * file, or tenants that cannot be watched, leave the running state as it
+ * was. The sockets stay (their paths are fixed at start); counters follow
+ * their tenant by name; a full catch-up scan covers the switch.
+ */
+static void
+reload(struct vaultd *vd)
+{
+	struct vaultd next = *vd;
+	struct policy_error perr = { 0 };
+
+	next.policy = NULL;
+	next.watcher = NULL;
+	next.scanner = NULL;
+	next.tenants = (struct tenant_table){ 0 };
+	if (policy_load(vd->config_path, &next.policy, &perr) < 0) {
+		audit_daemon(vd->audit, LOG_ERR, "reload refused, the running config stays: %s:%u: %s",
+			     perr.file, perr.line, perr.message);
+		return;
+	}
+	if (tenants_open(next.policy, &next.tenants) < 0 || scanner_new(&next, &next.scanner) < 0 ||
+	    open_watcher(&next) < 0) {
+		audit_daemon(vd->audit, LOG_ERR, "reload failed, the running config stays");
+		goto undo;
+	}
+	for (size_t i = 0; i < next.tenants.n; i++) {
+		struct vault_tenant *n = &next.tenants.t[i];
+
+		for (size_t j = 0; j < vd->tenants.n; j++) {
+			const struct vault_tenant *o = &vd->tenants.t[j];
+
+			if (strcmp(o->conf->name, n->conf->name) == 0) {
+				n->sealed = o->sealed;
+				n->refused = o->refused;
+				n->failed = o->failed;
+				n->last_seal = o->last_seal;
+				n->last_refusal = o->last_refusal;
+			}
+		}
+		if (!n->ok)
+			audit_daemon(vd->audit, LOG_ERR, "tenant %s is not served: %s", n->conf->name,
+				     n->problem);
+	}
+	/* The scanner was made for next's address; give it the real one. */
+	scanner_free(next.scanner);
+	watcher_free(vd->watcher);
+	scanner_free(vd->scanner);
+	tenants_close(&vd->tenants);
+	policy_free(vd->policy);
+	vd->policy = next.policy;
+	vd->tenants = next.tenants;
+	vd->watcher = next.watcher;
+	if (vd->watcher != NULL)
+		vd->watcher->vd = vd;
+	vd->settle_s = vd->policy->settle_s;
+	if (scanner_new(vd, &vd->scanner) < 0) {
+		audit_daemon(vd->audit, LOG_CRIT, "out of memory after reload: stopping");
+		exit(1);
+	}
+	scanner_enqueue(vd->scanner, NULL, "/", SCAN_SEAL | SCAN_WATCH);
+	audit_daemon(vd->audit, LOG_INFO, "reloaded %s: %zu tenants, watcher %s", vd->config_path,
+		     vd->tenants.n, vd->watcher ? vd->watcher->ops->name : "off");
+	return;
+undo:
+	watcher_free(next.watcher);
+	scanner_free(next.scanner);
+	tenants_close(&next.tenants);
+	policy_free(next.policy);
+}
+
 static int
 run(struct vaultd *vd, int sigfd, int bsock, int csock)
 {
@@ -369,8 +474,12 @@ run(struct vaultd *vd, int sigfd, int bsock, int csock)
 		if (r > 0 && l.pfd[SLOT_SIGNAL].revents) {
 			struct signalfd_siginfo si;
 
-			if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-				audit_daemon(vd->audit, LOG_INFO, "signal %u: stopping", si.ssi_signo);
+			if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && si.ssi_signo == SIGHUP) {
+				reload(vd);
+				l.pfd[SLOT_WATCHER].fd = vd->watcher ? vd->watcher->fd : -1;
+				continue;
+			}
+			audit_daemon(vd->audit, LOG_INFO, "signal %u: stopping", si.ssi_signo);
 			return 0;
 		}
 		/* Broker first: a client waits on every one of these. */
@@ -395,15 +504,6 @@ run(struct vaultd *vd, int sigfd, int bsock, int csock)
 	}
 }
 
-/* Runs the walks queued so far to the end, before the loop starts (inotify's first watches). */
-static void
-scan_now(struct vaultd *vd)
-{
-	struct scan_stats st;
-
-	while (scanner_busy(vd->scanner))
-		scanner_step(vd->scanner, BUDGET, &st);
-}
 
 int
 main(int argc, char *argv[])
@@ -457,18 +557,10 @@ main(int argc, char *argv[])
 	csock = bsock < 0 ? -1 : listen_unix(cpath, 0600);
 	if (csock < 0)
 		goto out;
-	r = watcher_open(&vd, opt.watcher >= 0 ? (enum policy_watcher)opt.watcher : vd.policy->watcher,
-			 &vd.watcher, problem);
-	if (r < 0) {
-		audit_daemon(vd.audit, LOG_ERR, "cannot watch the tenant trees: %s", problem);
+	vd.config_path = opt.config;
+	vd.watcher_override = opt.watcher;
+	if (open_watcher(&vd) < 0)
 		goto out;
-	}
-	if (problem[0])
-		audit_daemon(vd.audit, LOG_WARNING, "%s", problem);
-	if (vd.watcher && vd.watcher->ops->add_dir) {
-		scanner_enqueue(vd.scanner, NULL, "/", SCAN_WATCH);
-		scan_now(&vd);
-	}
 
 	if (geteuid() == 0) {
 		r = privileges_drop(vaultd_caps, vaultd_n_caps, problem, sizeof(problem));

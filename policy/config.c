@@ -68,7 +68,7 @@ struct key {
 
 enum {
 	GK_BROKER_SOCKET, GK_CONTROL_SOCKET, GK_JOURNAL_SOCKET, GK_ATTIC, GK_PARTIAL_GRACE,
-	GK_WATCHER, GK_KERNEL_AUDIT, GK_SETTLE,
+	GK_WATCHER, GK_KERNEL_AUDIT, GK_SETTLE, GK_ATTIC_GRACE,
 };
 static const struct key global_keys[] = {
 	[GK_BROKER_SOCKET] = { "broker-socket", VAL_PATH, offsetof(struct policy, broker_socket) },
@@ -79,6 +79,7 @@ static const struct key global_keys[] = {
 	[GK_WATCHER] = { "watcher", VAL_WATCHER, offsetof(struct policy, watcher) },
 	[GK_KERNEL_AUDIT] = { "kernel-audit", VAL_BOOL, offsetof(struct policy, kernel_audit) },
 	[GK_SETTLE] = { "settle", VAL_DURATION, offsetof(struct policy, settle_s) },
+	[GK_ATTIC_GRACE] = { "attic-grace", VAL_DURATION, offsetof(struct policy, attic_grace_s) },
 };
 
 static const char *const watcher_names[] = {
@@ -343,8 +344,8 @@ parse_size(const char *s, uint64_t *ret)
 	return parse_suffixed(s, "kKmMgGtT", mult, ret);
 }
 
-static int
-parse_duration(const char *s, uint64_t *ret)
+int
+policy_parse_duration(const char *s, uint64_t *ret)
 {
 	static const uint64_t mult[] = { 1, 60, 3600, 86400, 604800 };
 
@@ -560,7 +561,7 @@ set_value(struct config_ctx *ctx, const struct key *k, const char *v, void *base
 		*(uint64_t *)dst = u;
 		return 0;
 	case VAL_DURATION:
-		r = parse_duration(v, &u);
+		r = policy_parse_duration(v, &u);
 		if (r == -ERANGE)
 			return config_error(ctx, r, "duration %s for %s is too large", quote(q, v), k->name);
 		if (r < 0)
@@ -1339,6 +1340,8 @@ config_read_finish(struct config_ctx *ctx, struct policy **ret)
 			p->kernel_audit = true;
 		if (!(ctx->global_seen & (1u << GK_SETTLE)))
 			p->settle_s = 5;
+		if (!(ctx->global_seen & (1u << GK_ATTIC_GRACE)))
+			p->attic_grace_s = 30 * 86400;
 		if (!(ctx->global_seen & (1u << GK_PARTIAL_GRACE)))
 			p->partial_grace_s = 7 * 86400;
 	}

@@ -84,6 +84,7 @@ struct policy {
 	enum policy_watcher watcher;
 	bool kernel_audit;		/* vaultd also writes AUDIT_USER_MSG records (default yes) */
 	uint64_t settle_s;		/* a catch-up scan leaves files changed this recently to the watcher */
+	uint64_t attic_grace_s;		/* vaultctl attic purge waits this long after a move (default 30d) */
 	struct policy_profile *profiles;
 	size_t n_profiles;
 	struct policy_tenant *tenants;
@@ -128,6 +129,9 @@ const struct policy_rule *policy_match(const struct policy_profile *prof, const 
 enum policy_class policy_classify(const struct policy_profile *prof, const char *vpath);
 
 const char *policy_class_name(enum policy_class c);
+
+/* "90d", "12h", "30" (seconds): s, m, h, d or w. 0, -EINVAL or -ERANGE. */
+int policy_parse_duration(const char *s, uint64_t *ret);
 const char *policy_watcher_name(enum policy_watcher w);
 
 /* What a client asks to do to one path. */

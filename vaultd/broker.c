@@ -4,24 +4,19 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/xattr.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "attic.h"
+#include "attic-ops.h"
 #include "path.h"
-#include "protect.h"
 
 /* More fds than the one allowed, so that extra ones are received and closed, not leaked. */
 #define MAX_RX_FDS	16
@@ -183,27 +178,14 @@ broker_seal_fd(const struct tenant_table *tab, uid_t uid, int fd, const char *vp
 	return refuse(out, res.error ? res.error : -EPERM, "%s", res.reason);
 }
 
-static int
-set_immutable(int fd, bool on)
-{
-	unsigned flags;
-
-	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
-		return -errno;
-	flags = on ? flags | FS_IMMUTABLE_FL : flags & ~(unsigned)FS_IMMUTABLE_FL;
-	return ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0 ? -errno : 0;
-}
-
 int
 broker_attic_fd(const struct tenant_table *tab, uid_t uid, int fd, const char *vpath,
 		struct broker_outcome *out)
 {
 	struct policy_decision d;
 	struct vault_tenant *t;
-	struct stat st, cur;
-	const char *name;
-	char when[32];
-	int parent, r, s, n;
+	struct stat st;
+	int r;
 
 	out->kind = BROKER_ATTIC;
 	t = check_request(tab, uid, fd, vpath, &st, out);
@@ -213,38 +195,9 @@ broker_attic_fd(const struct tenant_table *tab, uid_t uid, int fd, const char *v
 	if (d.action != POLICY_ATTIC)
 		return refuse(out, -EPERM, "the path is in the %s class, which has no attic",
 			      policy_class_name(d.cls));
-	parent = path_open_parent(t->root_fd, vpath, &name);
-	if (parent < 0)
-		return refuse(out, parent, "cannot open the directory: %s", strerror(-parent));
-	/* Right before the move: the name is still this inode. */
-	if (fstatat(parent, name, &cur, AT_SYMLINK_NOFOLLOW) < 0 || cur.st_dev != st.st_dev ||
-	    cur.st_ino != st.st_ino) {
-		close(parent);
-		return refuse(out, -EPERM, "the fd is not the file at that path");
-	}
-	/*
-	 * A sealed file cannot be renamed, even by root: clear the flag for
-	 * the move. It is root-owned in a root-owned sticky directory
-	 * (seal.h), so the tenant cannot swap it meanwhile.
-	 */
-	if (t->uid != 0 && (r = protect_file(fd, t->uid)) < 0 && r != -EPERM) {
-		close(parent);
-		return refuse(out, r, "cannot take the file from the tenant: %s", strerror(-r));
-	}
-	r = set_immutable(fd, false);
-	if (r == 0)
-		r = attic_move(t->root_fd, parent, name, vpath);
-	close(parent);
-	/* Sealed again wherever it is now: in the attic, or back where it was. */
-	n = snprintf(when, sizeof(when), "%lld", (long long)time(NULL));
-	if (r == 0)
-		(void)fsetxattr(fd, SEAL_XATTR_ATTIC, when, (size_t)n, 0);
-	s = set_immutable(fd, true);
-	if (r < 0)
-		return refuse(out, r, "cannot move the file to the attic: %s", strerror(-r));
-	if (s < 0)
-		return refuse(out, s, "moved to the attic, but not sealed there: %s", strerror(-s));
-	return 0;
+	r = attic_ops_move(t, fd, &st, vpath, out->reason, sizeof(out->reason));
+	out->status = r;
+	return r;
 }
 
 /*

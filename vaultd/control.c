@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "scan.h"
 #include "watcher.h"
 
@@ -167,30 +168,59 @@ control_status_text(struct vaultd *vd, char *buf, size_t size)
 int
 control_serve_one(struct vaultd *vd, int conn)
 {
-	char req[CONTROL_REQUEST_MAX + 1];
-	char *reply;
+	char *req, *reply = NULL, *words[CONTROL_WORDS_MAX];
+	size_t n = 0;
 	ssize_t r;
-	int n;
+	int len = 0, rc = 0;
 
-	r = recv(conn, req, CONTROL_REQUEST_MAX, MSG_DONTWAIT);
-	if (r < 0)
-		return errno == EAGAIN ? 0 : -errno;
-	if (r == 0)
-		return -ECONNRESET;
-	req[r] = '\0';
-	req[strcspn(req, "\n")] = '\0';
-	reply = malloc(CONTROL_REPLY_MAX);
-	if (reply == NULL)
+	req = malloc(CONTROL_REQUEST_MAX + 1);
+	if (req == NULL)
 		return -ENOMEM;
-	if (strcmp(req, "status") == 0)
-		n = control_status_json(vd, reply, CONTROL_REPLY_MAX);
-	else if (strcmp(req, "status text") == 0)
-		n = control_status_text(vd, reply, CONTROL_REPLY_MAX);
+	r = recv(conn, req, CONTROL_REQUEST_MAX, MSG_DONTWAIT);
+	if (r <= 0) {
+		rc = r == 0 ? -ECONNRESET : errno == EAGAIN ? 0 : -errno;
+		goto out;
+	}
+	req[r] = '\0';
+	/* Words: NUL-separated (a path may hold blanks); "status text" is one old-style word pair. */
+	for (char *p = req; p < req + r && n < CONTROL_WORDS_MAX; p += strlen(p) + 1)
+		words[n++] = p;
+	if (n == 0) {
+		rc = -EPROTO;
+		goto out;
+	}
+	if (admin_is_request(words[0])) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		pid_t pid;
+
+		if (vd->admin_children >= ADMIN_CHILDREN_MAX) {
+			(void)send(conn, "error: too many admin requests running; try again", 50, MSG_NOSIGNAL);
+		} else if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 &&
+			   (pid = admin_fork(vd, conn, words, n, cred.uid, cred.pid)) > 0) {
+			vd->admin_children++;
+		}
+		rc = -ECONNRESET;	/* the child answers; the parent lets go */
+		goto out;
+	}
+	reply = malloc(CONTROL_REPLY_MAX);
+	if (reply == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (strcmp(words[0], "status") == 0 && n == 1)
+		len = control_status_json(vd, reply, CONTROL_REPLY_MAX);
+	else if (strcmp(words[0], "status text") == 0 ||
+		 (strcmp(words[0], "status") == 0 && n == 2 && strcmp(words[1], "text") == 0))
+		len = control_status_text(vd, reply, CONTROL_REPLY_MAX);
 	else
-		n = snprintf(reply, CONTROL_REPLY_MAX, "{\"error\":\"unknown request\"}\n");
-	if (n < 0)
-		n = snprintf(reply, CONTROL_REPLY_MAX, "{\"error\":\"status too large\"}\n");
-	r = send(conn, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		len = snprintf(reply, CONTROL_REPLY_MAX, "{\"error\":\"unknown request\"}\n");
+	if (len < 0)
+		len = snprintf(reply, CONTROL_REPLY_MAX, "{\"error\":\"status too large\"}\n");
+	if (send(conn, reply, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		rc = -errno;
+out:
+	free(req);
 	free(reply);
-	return r < 0 ? -errno : 0;
+	return rc;
 }

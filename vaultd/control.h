@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vaultd's control socket: a Unix SOCK_SEQPACKET socket, mode 0600 (root
- * only), one request per message. "status" is answered with one JSON
- * object (vaultd/README.md), "status text" with a table for people;
+ * only), one request per message, words separated by NUL. "status" is
+ * answered with one JSON object (vaultd/README.md), "status text" with a
+ * table for people; the admin requests (admin.h) by a child of vaultd;
  * anything else with {"error": "..."}.
  * vaultctl status is its client.
  */
@@ -13,10 +14,15 @@
 
 #include "daemon.h"
 
-#define CONTROL_REQUEST_MAX	256
+#define CONTROL_REQUEST_MAX	(64 * 1024)
+#define CONTROL_WORDS_MAX	1024
 #define CONTROL_REPLY_MAX	(256 * 1024)
 
-/* Answers one request on a connected control socket; -errno when the connection must close. */
+/*
+ * Answers one request on a connected control socket. Returns 0 (more may
+ * follow), or -errno when the caller must close its copy of conn (an error,
+ * the peer's end, or an admin request handed to a child).
+ */
 int control_serve_one(struct vaultd *vd, int conn);
 
 /* Write the status as JSON or as text into buf; return its length, or -ENOBUFS. */

@@ -42,6 +42,7 @@ struct vaultd {
 	bool sealing;		/* holds CAP_LINUX_IMMUTABLE: kernel sealing is on */
 	uint64_t settle_s;
 	const char *config_path;	/* re-read on SIGHUP */
+	unsigned admin_children;	/* admin requests running (admin.h) */
 	int watcher_override;		/* --watcher, or -1 */
 };
 

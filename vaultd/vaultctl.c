@@ -19,6 +19,9 @@ static const struct {
 } subcommands[] = {
 	{ "policy", policy_main, "check the configuration, explain what a path gets" },
 	{ "status", status_main, "ask the running vaultd how it is" },
+	{ "prune", prune_main, "move files sealed longer ago than asked into the attic" },
+	{ "unlock", unlock_main, "move named sealed files into the attic" },
+	{ "attic", attic_main, "list, restore or purge what the attic holds" },
 };
 
 static void

@@ -8,5 +8,8 @@
 /* Each returns the exit status: 0 fine, 1 failure, 2 usage. */
 int policy_main(int argc, char *argv[]);
 int status_main(int argc, char *argv[]);
+int prune_main(int argc, char *argv[]);
+int unlock_main(int argc, char *argv[]);
+int attic_main(int argc, char *argv[]);
 
 #endif

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -474,7 +475,16 @@ run(struct vaultd *vd, int sigfd, int bsock, int csock)
 		if (r > 0 && l.pfd[SLOT_SIGNAL].revents) {
 			struct signalfd_siginfo si;
 
-			if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && si.ssi_signo == SIGHUP) {
+			if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGCHLD) {
+				/* Admin requests' children (admin.h): reap every one that ended. */
+				while (waitpid(-1, NULL, WNOHANG) > 0)
+					if (vd->admin_children > 0)
+						vd->admin_children--;
+				continue;
+			}
+			if (si.ssi_signo == SIGHUP) {
 				reload(vd);
 				l.pfd[SLOT_WATCHER].fd = vd->watcher ? vd->watcher->fd : -1;
 				continue;
@@ -537,6 +547,7 @@ main(int argc, char *argv[])
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigfd = signalfd(-1, &mask, SFD_CLOEXEC);

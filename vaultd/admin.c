@@ -1,0 +1,499 @@
+/* SPDX-License-Identifier: MIT */
+/* The admin requests of the control socket: see admin.h. */
+#include "admin.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "attic-ops.h"
+#include "attic.h"
+#include "broker-proto.h"
+#include "log.h"
+#include "path.h"
+#include "seal.h"
+
+#define WALK_DEPTH_MAX	VAULT_MAX_DEPTH
+
+struct admin {
+	struct vaultd *vd;
+	struct vault_tenant *t;
+	int conn;
+	uid_t uid;
+	pid_t pid;
+	const char *by;		/* the sudo user vaultctl names, for the audit */
+	const char *op;
+	unsigned long done, failed, skipped;
+};
+
+bool
+admin_is_request(const char *word)
+{
+	static const char *const ops[] = { "prune", "unlock", "attic-list", "attic-restore",
+					   "attic-purge" };
+
+	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+		if (strcmp(word, ops[i]) == 0)
+			return true;
+	return false;
+}
+
+/* One reply line, one message. */
+static void
+say(struct admin *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+say(struct admin *a, const char *fmt, ...)
+{
+	char line[2 * VAULT_PATH_MAX + 256];
+	va_list ap;
+	int len;
+
+	va_start(ap, fmt);
+	len = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (len < 0)
+		return;
+	if ((size_t)len >= sizeof(line))
+		len = sizeof(line) - 1;
+	(void)send(a->conn, line, (size_t)len, MSG_NOSIGNAL);
+}
+
+static void
+audit_admin(struct admin *a, const char *path, const char *reason, bool ok)
+{
+	char why[512];
+	struct audit_record r = {
+		.event = ok ? AUDIT_ADMIN : AUDIT_SEAL_FAILED,
+		.priority = ok ? LOG_NOTICE : LOG_ERR,
+		.op = a->op,
+		.tenant = a->t->conf->name,
+		.path = path,
+		.source = "vaultctl",
+		.uid = a->uid,
+		.pid = a->pid,
+	};
+
+	snprintf(why, sizeof(why), "%s%s%s", reason, a->by[0] ? "; by " : "", a->by);
+	r.reason = why;
+	audit_emit(a->vd->audit, &r);
+}
+
+static void
+when_text(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (t < 0 || gmtime_r(&t, &tm) == NULL)
+		snprintf(buf, size, "unknown");
+	else
+		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/*
+ * A path for a reply line: as it is when plain printable ASCII (so it can
+ * be pasted back into vaultctl), else quoted with escapes, which vaultctl
+ * also takes back.
+ */
+static const char *
+shown(char *buf, size_t size, const char *path)
+{
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\') {
+			log_quote(buf, size, path);
+			return buf;
+		}
+	snprintf(buf, size, "%s", path);
+	return buf;
+}
+
+/* Moves the file open at fd (vpath) into the attic, saying and auditing it. */
+static void
+move_one(struct admin *a, int fd, const struct stat *st, const char *vpath, const char *why)
+{
+	char reason[256], q[2 * VAULT_PATH_MAX];
+	int r = attic_ops_move(a->t, fd, st, vpath, reason, sizeof(reason));
+
+	shown(q, sizeof(q), vpath);
+	if (r == 0) {
+		a->done++;
+		say(a, "moved to the attic: %s", q);
+		audit_admin(a, vpath, why, true);
+	} else {
+		a->failed++;
+		say(a, "FAILED %s: %s", q, reason);
+		audit_admin(a, vpath, reason, false);
+	}
+}
+
+/* prune: every sealed file whose seal time is at or before cutoff, into the attic. */
+static void
+prune_walk(struct admin *a, int dirfd, char *vpath, size_t vlen, unsigned depth, time_t cutoff,
+	   bool dry)
+{
+	DIR *d;
+	struct dirent *e;
+	/* A new open file, not dup(): a dup shares the directory offset (with vaultd itself, across fork). */
+	int own_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (own_fd < 0 || (d = fdopendir(own_fd)) == NULL) {
+		if (own_fd >= 0)
+			close(own_fd);
+		a->failed++;
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		size_t nlen = strlen(e->d_name);
+		struct stat st;
+		int fd;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    name_is_reserved(e->d_name) || vlen + 1 + nlen >= VAULT_PATH_MAX)
+			continue;
+		vpath[vlen] = '/';
+		memcpy(vpath + vlen + 1, e->d_name, nlen + 1);
+		fd = openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0) {
+			if (S_ISDIR(st.st_mode) && depth < WALK_DEPTH_MAX) {
+				prune_walk(a, fd, vpath, vlen + 1 + nlen, depth + 1, cutoff, dry);
+			} else if (S_ISREG(st.st_mode) && seal_path_wanted(a->t, vpath)) {
+				time_t sealed = attic_ops_stamp(fd, SEAL_XATTR_SEALED);
+				char when[32], q[2 * VAULT_PATH_MAX];
+
+				if (sealed < 0) {
+					a->skipped++;	/* not sealed by vaultd: no server-side time */
+				} else if (sealed <= cutoff) {
+					when_text(sealed, when, sizeof(when));
+					shown(q, sizeof(q), vpath);
+					if (dry) {
+						a->done++;
+						say(a, "would move to the attic: %s (sealed %s)", q, when);
+					} else {
+						move_one(a, fd, &st, vpath, "pruned: older than asked");
+					}
+				}
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+		vpath[vlen] = '\0';
+	}
+	closedir(d);
+}
+
+static int
+parse_seconds(const char *s, time_t *ret)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 0)
+		return -EINVAL;
+	*ret = (time_t)v;
+	return 0;
+}
+
+static int
+do_prune(struct admin *a, char **w, size_t n)
+{
+	char vpath[VAULT_PATH_MAX] = "";
+	time_t older;
+	bool dry;
+
+	if (n != 3 || parse_seconds(w[0], &older) < 0 ||
+	    (strcmp(w[1], "dry-run") != 0 && strcmp(w[1], "run") != 0)) {
+		say(a, "error: usage: prune TENANT SECONDS dry-run|run BY");
+		return 2;
+	}
+	dry = strcmp(w[1], "dry-run") == 0;
+	a->by = w[2];
+	if ((uint64_t)older < a->t->conf->retention_s) {
+		say(a, "error: tenant %s keeps files at least %llus: nothing younger is pruned",
+		    a->t->conf->name, (unsigned long long)a->t->conf->retention_s);
+		audit_admin(a, NULL, "refused: younger than the tenant's retention", false);
+		return 1;
+	}
+	prune_walk(a, a->t->root_fd, vpath, 0, 0, time(NULL) - older, dry);
+	say(a, "%s %s: %lu %s, %lu failed, %lu skipped (no seal time)", a->failed ? "error" : "ok",
+	    dry ? "dry run" : "prune", a->done, dry ? "would move" : "moved", a->failed, a->skipped);
+	if (!dry) {
+		char sum[128];
+
+		snprintf(sum, sizeof(sum), "prune of files sealed over %llds ago: %lu moved, %lu failed",
+			 (long long)older, a->done, a->failed);
+		audit_admin(a, NULL, sum, a->failed == 0);
+	}
+	return a->failed ? 1 : 0;
+}
+
+static int
+do_unlock(struct admin *a, char **w, size_t n)
+{
+	bool force;
+
+	if (n < 3 || (strcmp(w[0], "normal") != 0 && strcmp(w[0], "force") != 0)) {
+		say(a, "error: usage: unlock TENANT normal|force BY PATH...");
+		return 2;
+	}
+	force = strcmp(w[0], "force") == 0;
+	a->by = w[1];
+	for (size_t i = 2; i < n; i++) {
+		char norm[VAULT_PATH_MAX], q[2 * VAULT_PATH_MAX];
+		struct stat st;
+		time_t sealed;
+		int fd;
+
+		shown(q, sizeof(q), w[i]);
+		if (path_normalize(w[i], norm, sizeof(norm)) < 0 || path_is_reserved(norm)) {
+			a->failed++;
+			say(a, "FAILED %s: not a vault path", q);
+			continue;
+		}
+		fd = path_open(a->t->root_fd, norm, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+			a->failed++;
+			say(a, "FAILED %s: %s", q, fd < 0 ? strerror(-fd) : "not a singly linked file");
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		sealed = attic_ops_stamp(fd, SEAL_XATTR_SEALED);
+		if (!force && a->t->conf->retention_s > 0 &&
+		    (sealed < 0 || (uint64_t)(time(NULL) - sealed) < a->t->conf->retention_s)) {
+			a->failed++;
+			say(a, "FAILED %s: within the tenant's retention (unlock --force overrides)", q);
+			audit_admin(a, norm, "unlock refused: within the tenant's retention", false);
+		} else {
+			move_one(a, fd, &st, norm, force ? "unlocked (forced past the retention)" : "unlocked");
+		}
+		close(fd);
+	}
+	say(a, "%s unlock: %lu moved to the attic, %lu failed", a->failed ? "error" : "ok", a->done,
+	    a->failed);
+	return a->failed ? 1 : 0;
+}
+
+/* Calls fn for each file in the attic, with its path below the attic. */
+static void
+attic_walk(struct admin *a, int dirfd, char *rel, size_t rlen, unsigned depth,
+	   void (*fn)(struct admin *, int fd, const char *rel, void *), void *ctx)
+{
+	DIR *d;
+	struct dirent *e;
+	/* A new open file, not dup(): a dup shares the directory offset (with vaultd itself, across fork). */
+	int own_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (own_fd < 0 || (d = fdopendir(own_fd)) == NULL) {
+		if (own_fd >= 0)
+			close(own_fd);
+		return;
+	}
+	while ((e = readdir(d)) != NULL) {
+		size_t nlen = strlen(e->d_name);
+		struct stat st;
+		int fd;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+		    rlen + 1 + nlen >= VAULT_PATH_MAX)
+			continue;
+		if (rlen)
+			rel[rlen] = '/';
+		memcpy(rel + rlen + (rlen ? 1 : 0), e->d_name, nlen + 1);
+		fd = openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0) {
+			if (S_ISDIR(st.st_mode) && depth < WALK_DEPTH_MAX)
+				attic_walk(a, fd, rel, rlen + (rlen ? 1 : 0) + nlen, depth + 1, fn, ctx);
+			else if (S_ISREG(st.st_mode))
+				fn(a, fd, rel, ctx);
+		}
+		if (fd >= 0)
+			close(fd);
+		rel[rlen] = '\0';
+	}
+	closedir(d);
+}
+
+static int
+open_attic(struct admin *a)
+{
+	return path_open(a->t->root_fd, "/" ATTIC_DIR, O_RDONLY | O_DIRECTORY, 0);
+}
+
+static void
+list_one(struct admin *a, int fd, const char *rel, void *ctx)
+{
+	char when[32], q[2 * VAULT_PATH_MAX];
+	struct stat st;
+
+	(void)ctx;
+	shown(q, sizeof(q), rel);
+	when_text(attic_ops_stamp(fd, SEAL_XATTR_ATTIC), when, sizeof(when));
+	if (fstat(fd, &st) == 0)
+		say(a, "%s\tmoved %s\t%lld bytes", q, when, (long long)st.st_size);
+	a->done++;
+}
+
+static int
+do_attic_list(struct admin *a, size_t n)
+{
+	char rel[VAULT_PATH_MAX] = "";
+	int fd;
+
+	if (n != 0) {
+		say(a, "error: usage: attic-list TENANT");
+		return 2;
+	}
+	fd = open_attic(a);
+	if (fd >= 0) {
+		attic_walk(a, fd, rel, 0, 0, list_one, NULL);
+		close(fd);
+	}
+	say(a, "ok %lu entries in the attic of %s", a->done, a->t->conf->name);
+	return 0;
+}
+
+static int
+do_attic_restore(struct admin *a, char **w, size_t n)
+{
+	char vpath[VAULT_PATH_MAX], reason[256], q[2 * VAULT_PATH_MAX];
+
+	if (n != 2) {
+		say(a, "error: usage: attic-restore TENANT BY REL");
+		return 2;
+	}
+	a->by = w[0];
+	shown(q, sizeof(q), w[1]);
+	if (attic_ops_restore(a->t, w[1], vpath, sizeof(vpath), reason, sizeof(reason)) < 0) {
+		say(a, "error: %s: %s", q, reason);
+		audit_admin(a, w[1], reason, false);
+		return 1;
+	}
+	audit_admin(a, vpath, "restored from the attic, sealed", true);
+	shown(q, sizeof(q), vpath);
+	say(a, "ok restored %s", q);
+	return 0;
+}
+
+struct purge_ctx {
+	time_t not_after;
+};
+
+static void
+purge_one(struct admin *a, int fd, const char *rel, void *ctx)
+{
+	const struct purge_ctx *p = ctx;
+	char reason[256], q[2 * VAULT_PATH_MAX];
+	time_t moved = attic_ops_stamp(fd, SEAL_XATTR_ATTIC);
+
+	if (moved < 0 || moved > p->not_after) {
+		a->skipped++;
+		return;
+	}
+	shown(q, sizeof(q), rel);
+	if (attic_ops_purge(a->t, rel, p->not_after, reason, sizeof(reason)) < 0) {
+		a->failed++;
+		say(a, "FAILED %s: %s", q, reason);
+		audit_admin(a, rel, reason, false);
+		return;
+	}
+	a->done++;
+	say(a, "purged %s", q);
+	audit_admin(a, rel, "purged from the attic for good", true);
+}
+
+static int
+do_attic_purge(struct admin *a, char **w, size_t n)
+{
+	struct purge_ctx p;
+	char rel[VAULT_PATH_MAX] = "";
+	bool force;
+	int fd;
+
+	if (n < 2 || (strcmp(w[0], "grace") != 0 && strcmp(w[0], "force") != 0)) {
+		say(a, "error: usage: attic-purge TENANT grace|force BY [REL...]");
+		return 2;
+	}
+	force = strcmp(w[0], "force") == 0;
+	a->by = w[1];
+	p.not_after = force ? time(NULL) : time(NULL) - (time_t)a->vd->policy->attic_grace_s;
+	if (n == 2) {
+		fd = open_attic(a);
+		if (fd >= 0) {
+			attic_walk(a, fd, rel, 0, 0, purge_one, &p);
+			close(fd);
+		}
+	}
+	for (size_t i = 2; i < n; i++) {
+		char reason[256], q[2 * VAULT_PATH_MAX];
+
+		shown(q, sizeof(q), w[i]);
+		if (attic_ops_purge(a->t, w[i], force ? (time_t)INT64_MAX : p.not_after, reason,
+				    sizeof(reason)) < 0) {
+			a->failed++;
+			say(a, "FAILED %s: %s", q, reason);
+			audit_admin(a, w[i], reason, false);
+		} else {
+			a->done++;
+			say(a, "purged %s", q);
+			audit_admin(a, w[i], "purged from the attic for good", true);
+		}
+	}
+	say(a, "%s purge: %lu purged, %lu failed, %lu within the grace time", a->failed ? "error" : "ok",
+	    a->done, a->failed, a->skipped);
+	return a->failed ? 1 : 0;
+}
+
+static int
+run_request(struct admin *a, char **w, size_t n)
+{
+	if (strcmp(w[0], "prune") == 0)
+		return do_prune(a, w + 2, n - 2);
+	if (strcmp(w[0], "unlock") == 0)
+		return do_unlock(a, w + 2, n - 2);
+	if (strcmp(w[0], "attic-list") == 0)
+		return do_attic_list(a, n - 2);
+	if (strcmp(w[0], "attic-restore") == 0)
+		return do_attic_restore(a, w + 2, n - 2);
+	return do_attic_purge(a, w + 2, n - 2);
+}
+
+pid_t
+admin_fork(struct vaultd *vd, int conn, char **words, size_t n, uid_t peer_uid, pid_t peer_pid)
+{
+	struct admin a = { .vd = vd, .conn = conn, .uid = peer_uid, .pid = peer_pid, .by = "",
+			   .op = words[0] };
+	pid_t pid;
+
+	if (n < 2) {
+		a.t = NULL;
+		(void)send(conn, "error: no tenant named", 22, MSG_NOSIGNAL);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < vd->tenants.n && a.t == NULL; i++)
+		if (strcmp(vd->tenants.t[i].conf->name, words[1]) == 0 && vd->tenants.t[i].ok)
+			a.t = &vd->tenants.t[i];
+	if (a.t == NULL) {
+		char msg[300];
+		int len = snprintf(msg, sizeof(msg), "error: no tenant %.200s is served", words[1]);
+
+		(void)send(conn, msg, (size_t)len, MSG_NOSIGNAL);
+		return -ENOENT;
+	}
+	pid = fork();
+	if (pid != 0)
+		return pid < 0 ? -errno : pid;
+	/* The child: blocking sends, the answer, and out. */
+	(void)fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) & ~O_NONBLOCK);
+	_exit(run_request(&a, words, n));
+}

@@ -44,15 +44,14 @@ open_attic_dir(int root_fd, const char *vpath)
 }
 
 int
-attic_move(int root_fd, int parent_fd, const char *name, const char *vpath)
+attic_entry_name(const char *name, char *out, size_t size)
 {
-	char target[NAME_MAX + 1], when[32];
+	char when[32];
 	unsigned char r[4];
 	struct tm tm;
 	time_t now = time(NULL);
 	const char *shown = name;
 	size_t keep = strlen(name);
-	int dfd, err = 0;
 
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		return -errno;
@@ -61,7 +60,20 @@ attic_move(int root_fd, int parent_fd, const char *name, const char *vpath)
 	/* "~<time>-<hex>" takes 26 bytes: keep the end of a long name, where versions differ. */
 	if (keep > NAME_MAX - 26)
 		shown += keep - (NAME_MAX - 26);
-	snprintf(target, sizeof(target), "%s~%s-%02x%02x%02x%02x", shown, when, r[0], r[1], r[2], r[3]);
+	if ((size_t)snprintf(out, size, "%s~%s-%02x%02x%02x%02x", shown, when, r[0], r[1], r[2], r[3]) >=
+	    size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int
+attic_move(int root_fd, int parent_fd, const char *name, const char *vpath)
+{
+	char target[NAME_MAX + 1];
+	int dfd, err = 0;
+
+	if ((err = attic_entry_name(name, target, sizeof(target))) < 0)
+		return err;
 	dfd = open_attic_dir(root_fd, vpath);
 	if (dfd < 0)
 		return dfd;

@@ -9,7 +9,12 @@
 #ifndef SEALVAULT_ATTIC_H
 #define SEALVAULT_ATTIC_H
 
+#include <stddef.h>
+
 #define ATTIC_DIR	".sealvault/attic"
+
+/* The attic's name for a version of name: "<name>~<UTC time>-<8 hex>", long names cut at the front. */
+int attic_entry_name(const char *name, char *out, size_t size);
 
 /*
  * Moves name (in parent_fd, a file at vault path vpath) into the attic.

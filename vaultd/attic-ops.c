@@ -4,15 +4,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/fs.h>
-#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -73,20 +72,95 @@ attic_ops_stamp(int fd, const char *xattr)
 	return (time_t)v;
 }
 
+/*
+ * Makes dirfd's directory vaultd's: root-owned, 0700, no ACL. A directory
+ * the tenant made (it may squat ".sealvault" before vaultd needs it, and
+ * vault-sftp without a broker makes the attic as the tenant) is taken
+ * over through its fd, so the tenant can neither enter nor change it.
+ */
+static int
+take_dir(int dirfd)
+{
+	struct stat st;
+
+	if (fstat(dirfd, &st) < 0)
+		return -errno;
+	if (st.st_uid == 0 && st.st_gid == 0 && (st.st_mode & 07777) == 0700)
+		return 0;
+	if (fchown(dirfd, 0, 0) < 0)
+		return -errno;
+	if ((fremovexattr(dirfd, "system.posix_acl_access") < 0 && errno != ENODATA) ||
+	    (fremovexattr(dirfd, "system.posix_acl_default") < 0 && errno != ENODATA))
+		return -errno;
+	return fchmod(dirfd, 0700) < 0 ? -errno : 0;
+}
+
+/*
+ * The attic directory for vpath's directory (.sealvault/attic/<dirs>),
+ * made or taken one component at a time below the root, never through a
+ * link, every one root's and 0700 before anything is moved in: nothing
+ * leaves the immutable flag where the tenant could reach it.
+ */
+static int
+open_attic_chain(const struct vault_tenant *t, const char *vpath)
+{
+	char dirs[VAULT_PATH_MAX + sizeof(ATTIC_DIR) + 2];
+	const char *slash = strrchr(vpath, '/');
+	char *p, *save = NULL;
+	int fd, next, r;
+
+	if (slash == NULL || (size_t)snprintf(dirs, sizeof(dirs), "%s%.*s", ATTIC_DIR,
+					      (int)(slash - vpath), vpath) >= sizeof(dirs))
+		return -ENAMETOOLONG;
+	fd = openat(t->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (p = strtok_r(dirs, "/", &save); p != NULL; p = strtok_r(NULL, "/", &save)) {
+		if (mkdirat(fd, p, 0700) < 0 && errno != EEXIST) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+		next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		if (next < 0)
+			return -errno;
+		fd = next;
+		if ((r = take_dir(fd)) < 0) {
+			close(fd);
+			return r;
+		}
+	}
+	return fd;
+}
+
 int
 attic_ops_move(const struct vault_tenant *t, int fd, const struct stat *st, const char *vpath,
 	       char *reason, size_t n)
 {
 	struct stat cur;
+	char target[NAME_MAX + 1];
 	const char *name;
-	int parent, r, s;
+	int parent, adir, r, s;
 
 	parent = path_open_parent(t->root_fd, vpath, &name);
 	if (parent < 0)
 		return fail(reason, n, parent, "cannot open the directory: %s", strerror(-parent));
+	/* The attic's side first: nothing is unsealed until it is vaultd's own. */
+	adir = open_attic_chain(t, vpath);
+	if (adir < 0) {
+		close(parent);
+		return fail(reason, n, adir, "cannot prepare the attic: %s", strerror(-adir));
+	}
+	if ((r = attic_entry_name(name, target, sizeof(target))) < 0) {
+		close(adir);
+		close(parent);
+		return fail(reason, n, r, "cannot name the attic entry: %s", strerror(-r));
+	}
 	/* Right before the move: the name is still this inode. */
 	if (fstatat(parent, name, &cur, AT_SYMLINK_NOFOLLOW) < 0 || cur.st_dev != st->st_dev ||
 	    cur.st_ino != st->st_ino) {
+		close(adir);
 		close(parent);
 		return fail(reason, n, -EPERM, "the fd is not the file at that path");
 	}
@@ -101,13 +175,15 @@ attic_ops_move(const struct vault_tenant *t, int fd, const struct stat *st, cons
 			r = protect_file(fd, t->uid);
 		if (r < 0) {
 			(void)set_immutable(fd, true);
+			close(adir);
 			close(parent);
 			return fail(reason, n, r, "cannot take the file from the tenant: %s", strerror(-r));
 		}
 	}
 	r = set_immutable(fd, false);
-	if (r == 0)
-		r = attic_move(t->root_fd, parent, name, vpath);
+	if (r == 0 && renameat2(parent, name, adir, target, RENAME_NOREPLACE) < 0)
+		r = -errno;
+	close(adir);
 	close(parent);
 	if (r == 0)
 		stamp(fd, SEAL_XATTR_ATTIC);
@@ -133,22 +209,34 @@ attic_ops_origin(const char *rel, char *vpath, size_t size)
 	return 0;
 }
 
-/* The attic entry rel, opened O_RDONLY below the tenant's attic, never through a link. */
+/*
+ * The attic entry rel: its directory (made vaultd's, see open_attic_chain)
+ * in *adir, its name in *aname, and the entry opened O_RDONLY, never
+ * through a link. Returns the entry's fd or -errno with reason.
+ */
 static int
-open_entry(const struct vault_tenant *t, const char *rel, char *reason, size_t n)
+open_entry(const struct vault_tenant *t, const char *rel, int *adir, const char **aname,
+	   char *reason, size_t n)
 {
-	struct open_how how = {
-		.flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-	};
-	char path[VAULT_PATH_MAX + sizeof(ATTIC_DIR) + 2];
+	char vp[VAULT_PATH_MAX + 2];
+	const char *slash;
 	struct stat st;
 	int fd;
 
+	*adir = -1;
 	if (rel[0] == '/' || strstr(rel, "..") != NULL ||
-	    (size_t)snprintf(path, sizeof(path), "%s/%s", ATTIC_DIR, rel) >= sizeof(path))
+	    (size_t)snprintf(vp, sizeof(vp), "/%s", rel) >= sizeof(vp))
 		return fail(reason, n, -EINVAL, "not an attic entry: %s", rel);
-	fd = (int)syscall(SYS_openat2, t->root_fd, path, &how, sizeof(how));
+	slash = strrchr(rel, '/');
+	*aname = slash ? slash + 1 : rel;
+	*adir = open_attic_chain(t, vp);
+	if (*adir < 0) {
+		int r = *adir;
+
+		*adir = -1;
+		return fail(reason, n, r, "cannot open the attic: %s", strerror(-r));
+	}
+	fd = openat(*adir, *aname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return fail(reason, n, -errno, "no such attic entry: %s", strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -156,16 +244,6 @@ open_entry(const struct vault_tenant *t, const char *rel, char *reason, size_t n
 		return fail(reason, n, -EINVAL, "not a file in the attic");
 	}
 	return fd;
-}
-
-/* The attic directory holding rel (O_PATH) and rel's last component. */
-static int
-open_entry_dir(const struct vault_tenant *t, const char *rel, const char **name)
-{
-	char vp[VAULT_PATH_MAX + sizeof(ATTIC_DIR) + 3];
-
-	snprintf(vp, sizeof(vp), "/%s/%s", ATTIC_DIR, rel);
-	return path_open_parent(t->root_fd, vp, name);
 }
 
 int
@@ -178,14 +256,16 @@ attic_ops_restore(const struct vault_tenant *t, const char *rel, char *vpath, si
 	r = attic_ops_origin(rel, vpath, vsize);
 	if (r < 0)
 		return fail(reason, n, r, "not an attic entry name: %s", rel);
-	fd = open_entry(t, rel, reason, n);
-	if (fd < 0)
+	fd = open_entry(t, rel, &adir, &aname, reason, n);
+	if (fd < 0) {
+		if (adir >= 0)
+			close(adir);
 		return fd;
+	}
 	parent = path_open_parent(t->root_fd, vpath, &name);
-	adir = open_entry_dir(t, rel, &aname);
-	if (parent < 0 || adir < 0) {
-		r = parent < 0 ? parent : adir;
-		fail(reason, n, r, "the directory to restore into is missing: %s", strerror(-r));
+	if (parent < 0) {
+		r = fail(reason, n, parent, "the directory to restore into is missing: %s",
+			 strerror(-parent));
 		goto out;
 	}
 	r = set_immutable(fd, false);
@@ -215,19 +295,18 @@ attic_ops_purge(const struct vault_tenant *t, const char *rel, time_t not_after,
 	time_t moved;
 	int fd, adir, r;
 
-	fd = open_entry(t, rel, reason, n);
-	if (fd < 0)
+	fd = open_entry(t, rel, &adir, &aname, reason, n);
+	if (fd < 0) {
+		if (adir >= 0)
+			close(adir);
 		return fd;
+	}
 	moved = attic_ops_stamp(fd, SEAL_XATTR_ATTIC);
 	if (moved < 0 || moved > not_after) {
 		close(fd);
+		close(adir);
 		return fail(reason, n, -EPERM, moved < 0 ? "no attic time recorded: purge with --force"
 							  : "still within the attic grace time");
-	}
-	adir = open_entry_dir(t, rel, &aname);
-	if (adir < 0) {
-		close(fd);
-		return fail(reason, n, adir, "cannot open the attic directory: %s", strerror(-adir));
 	}
 	r = set_immutable(fd, false);
 	if (r == 0 && unlinkat(adir, aname, 0) < 0) {

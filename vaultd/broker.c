@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -56,7 +57,8 @@ check_identity(const struct vault_tenant *t, const struct stat *st, const char *
 {
 	struct open_how how = {
 		.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+		/* NO_XDEV: a mount inside a root (a bind of other data) is not the tenant's. */
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
 	};
 	struct stat pst;
 	int pfd, err = 0;
@@ -118,6 +120,27 @@ check_request(const struct tenant_table *tab, uid_t uid, int fd, const char *vpa
 	if ((fl & O_PATH) == O_PATH) {
 		refuse(out, -EBADF, "an O_PATH descriptor cannot be sealed");
 		return NULL;
+	}
+	/*
+	 * The filesystem before anything else: a file on a FUSE mount the
+	 * peer serves could hang a plain fstat() and with it vaultd.
+	 * AT_STATX_DONT_SYNC asks no server; only a tenant filesystem goes on.
+	 */
+	{
+		struct statx stx;
+		bool ours = false;
+
+		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &stx) < 0) {
+			refuse(out, -EBADF, "cannot stat the descriptor: %s", strerror(errno));
+			return NULL;
+		}
+		for (size_t i = 0; i < tab->n && !ours; i++)
+			ours = tab->t[i].ok && tab->t[i].uid == uid &&
+			       tab->t[i].dev == makedev(stx.stx_dev_major, stx.stx_dev_minor);
+		if (!ours) {
+			refuse(out, -EXDEV, "the file is not on the tenant's filesystem");
+			return NULL;
+		}
 	}
 	if (fstat(fd, st) < 0) {
 		refuse(out, -EBADF, "cannot stat the descriptor: %s", strerror(errno));

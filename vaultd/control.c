@@ -219,6 +219,8 @@ control_serve_one(struct vaultd *vd, int conn)
 		len = snprintf(reply, CONTROL_REPLY_MAX, "{\"error\":\"status too large\"}\n");
 	if (send(conn, reply, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		rc = -errno;
+	else
+		rc = -ECONNRESET;	/* one request per connection: the end tells vaultctl it is all */
 out:
 	free(req);
 	free(reply);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vaultd's control socket: a Unix SOCK_SEQPACKET socket, mode 0600 (root
- * only), one request per message, words separated by NUL. "status" is
+ * only), one request per connection, words separated by NUL; vaultd
+ * closes the connection after the last reply message. "status" is
  * answered with one JSON object (vaultd/README.md), "status text" with a
  * table for people; the admin requests (admin.h) by a child of vaultd;
  * anything else with {"error": "..."}.
@@ -19,9 +20,9 @@
 #define CONTROL_REPLY_MAX	(256 * 1024)
 
 /*
- * Answers one request on a connected control socket. Returns 0 (more may
- * follow), or -errno when the caller must close its copy of conn (an error,
- * the peer's end, or an admin request handed to a child).
+ * Answers the request on a connected control socket. Returns 0 (nothing
+ * to read yet), or -errno when the caller must close its copy of conn:
+ * answered, an error, the peer's end, or handed to an admin child.
  */
 int control_serve_one(struct vaultd *vd, int conn);
 

@@ -3,6 +3,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,17 @@
 
 #include "scan.h"
 #include "watcher.h"
+
+/* A directory whose events could not be followed: the scan looks at all of it. */
+static void
+found_dir(struct vaultd *vd, const char *path)
+{
+	const char *vpath;
+	struct vault_tenant *t = tenants_by_path(&vd->tenants, path, &vpath);
+
+	if (t != NULL)
+		scanner_enqueue(vd->scanner, t, vpath, SCAN_SEAL | SCAN_WATCH);
+}
 
 static void
 audit_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath, const char *source,
@@ -100,23 +112,65 @@ vaultd_found_file(struct vaultd *vd, struct vault_tenant *t, int fd, const struc
 	return res.outcome;
 }
 
+/* fd's current path, from /proc/self/fd; -1 if it has none a vault path could be. */
+static int
+fd_path(int fd, char *path, size_t size)
+{
+	char proc[64];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, path, size - 1);
+	if (n <= 0 || n >= (ssize_t)size - 1 || path[0] != '/')
+		return -1;
+	path[n] = '\0';
+	return 0;
+}
+
+static void
+found_path(struct vaultd *vd, int fd, const struct stat *st, const char *path, const char *source);
+
 void
 vaultd_found_fd(struct vaultd *vd, int fd, const char *source)
 {
-	char proc[64], path[PATH_MAX + 1];
-	struct vault_tenant *t;
-	const char *vpath;
+	char path[PATH_MAX + 1];
 	struct stat st;
-	ssize_t n;
+
+	if (fstat(fd, &st) < 0 || fd_path(fd, path, sizeof(path)) < 0)
+		return;		/* unlinked, or beyond any vault path */
+	found_path(vd, fd, &st, path, source);
+}
+
+void
+vaultd_found_at(struct vaultd *vd, int fd, int dirfd, const char *name, const char *source)
+{
+	char path[PATH_MAX + 1];
+	struct stat st, named;
+	const char *vpath;
+	size_t len;
 
 	if (fstat(fd, &st) < 0)
 		return;
-	/* Which tenant and class: from the inode's current name; the act itself goes through fd. */
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	n = readlink(proc, path, sizeof(path) - 1);
-	if (n <= 0 || n >= (ssize_t)sizeof(path) - 1 || path[0] != '/')
-		return;		/* unlinked, or beyond any vault path */
-	path[n] = '\0';
+	if (dirfd >= 0 && name != NULL && fd_path(dirfd, path, sizeof(path)) == 0 &&
+	    fstatat(dirfd, name, &named, AT_SYMLINK_NOFOLLOW) == 0 && named.st_dev == st.st_dev &&
+	    named.st_ino == st.st_ino && (len = strlen(path)) + 1 + strlen(name) < sizeof(path)) {
+		snprintf(path + len, sizeof(path) - len, "%s%s", len > 1 ? "/" : "", name);
+		found_path(vd, fd, &st, path, source);
+		return;
+	}
+	if (fd_path(fd, path, sizeof(path)) == 0 && tenants_by_path(&vd->tenants, path, &vpath))
+		found_path(vd, fd, &st, path, source);
+	else if (dirfd >= 0 && fd_path(dirfd, path, sizeof(path)) == 0)
+		found_dir(vd, path);	/* renamed since, or no path: look at the directory */
+}
+
+static void
+found_path(struct vaultd *vd, int fd, const struct stat *stp, const char *path, const char *source)
+{
+	struct vault_tenant *t;
+	const char *vpath;
+	struct stat st = *stp;
+
 	if (st.st_nlink == 0)
 		return;		/* "... (deleted)": nothing left to protect */
 	t = tenants_by_path(&vd->tenants, path, &vpath);

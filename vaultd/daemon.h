@@ -65,6 +65,14 @@ void vaultd_count_seal(struct vaultd *vd, struct vault_tenant *t, const struct s
  */
 void vaultd_found_fd(struct vaultd *vd, int fd, const char *source);
 
+/*
+ * As vaultd_found_fd, with the name the event gave in dirfd (an O_PATH
+ * fd of its directory, or -1): the path comes from the directory, which
+ * always has one, when the name still leads to fd's inode; otherwise from
+ * fd itself, and failing that the directory is scanned.
+ */
+void vaultd_found_at(struct vaultd *vd, int fd, int dirfd, const char *name, const char *source);
+
 /* The watcher lost events: schedule a full catch-up scan and audit it. */
 void vaultd_overflow(struct vaultd *vd, const char *source);
 

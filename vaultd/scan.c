@@ -34,7 +34,8 @@ struct frame {
 	size_t vlen;		/* vpath length of this directory */
 	int pos, len;
 	bool protect_checked;	/* its protection was looked at once */
-	unsigned char buf[DIRENT_BUF];
+	/* struct linux_dirent64 holds 64-bit fields: the buffer is read through it. */
+	unsigned char buf[DIRENT_BUF] __attribute__((aligned(8)));
 };
 
 struct job {

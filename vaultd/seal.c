@@ -3,6 +3,7 @@
 #include "seal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/fs.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,12 +41,48 @@ seal_path_wanted(const struct vault_tenant *t, const char *vpath)
 	return policy_class_seals(policy_classify(t->conf->profile, vpath));
 }
 
+/*
+ * The directories above vpath, protected. One fstatat when the file's
+ * directory was protected lately (the common case: many files, few dirs).
+ */
+static int
+protect_above(struct vault_tenant *t, const char *vpath, unsigned *n_changed)
+{
+	const char *slash = strrchr(vpath, '/');
+	char dir[VAULT_PATH_MAX];
+	struct stat st;
+	size_t slot;
+	int r;
+
+	*n_changed = 0;
+	if (slash == NULL || (size_t)(slash - vpath) >= sizeof(dir))
+		return -EINVAL;
+	memcpy(dir, vpath, (size_t)(slash - vpath));
+	dir[slash - vpath] = '\0';
+	if (fstatat(t->root_fd, dir[0] ? dir + 1 : ".", &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    protect_dir_is_done(&st) && st.st_dev == t->dev) {
+		slot = (size_t)st.st_ino % (sizeof(t->protected_dirs) / sizeof(t->protected_dirs[0]));
+		if (t->protected_dirs[slot] == st.st_ino)
+			return 0;
+	} else {
+		st.st_ino = 0;
+	}
+	r = protect_parents(t->root_fd, vpath, t->uid, n_changed);
+	if (r == 0 && st.st_ino == 0 &&
+	    fstatat(t->root_fd, dir[0] ? dir + 1 : ".", &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (r == 0)
+		t->protected_dirs[(size_t)st.st_ino % (sizeof(t->protected_dirs) /
+						      sizeof(t->protected_dirs[0]))] = st.st_ino;
+	return r;
+}
+
 enum seal_outcome
-seal_file(const struct vault_tenant *t, int fd, const struct stat *st, const char *vpath,
+seal_file(struct vault_tenant *t, int fd, const struct stat *st, const char *vpath,
 	  struct seal_result *res)
 {
 	unsigned flags = 0;
-	int r;
+	int r, protected;
 
 	res->reason[0] = '\0';
 	res->error = 0;
@@ -72,6 +109,13 @@ seal_file(const struct vault_tenant *t, int fd, const struct stat *st, const cha
 	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
 		return result(res, SEAL_FAILED, -errno, "cannot read the file's flags: %s",
 			      strerror(errno));
+	/*
+	 * The directories first, while the name still leads to this file's:
+	 * once they are root's the tenant cannot move them, so it cannot carry
+	 * the file off between here and the flag. A root tenant owns all
+	 * anyway. A failure here does not stop the seal; it is reported below.
+	 */
+	protected = t->uid == 0 ? 0 : protect_above(t, vpath, &res->dirs_protected);
 	res->outcome = SEAL_ALREADY;
 	if (!(flags & FS_IMMUTABLE_FL)) {
 		char when[32];
@@ -90,10 +134,8 @@ seal_file(const struct vault_tenant *t, int fd, const struct stat *st, const cha
 				      strerror(errno));
 		res->outcome = SEAL_DONE;
 	}
-	/* A tenant running as root owns everything anyway: no directory to take from it. */
-	r = t->uid == 0 ? 0 : protect_parents(t->root_fd, vpath, t->uid, &res->dirs_protected);
-	if (r < 0)
-		return result(res, SEAL_FAILED, r, "sealed, but its directories could not be protected: %s",
-			      strerror(-r));
+	if (protected < 0)
+		return result(res, SEAL_FAILED, protected,
+			      "sealed, but its directories could not be protected: %s", strerror(-protected));
 	return res->outcome;
 }

@@ -41,7 +41,7 @@ struct seal_result {
  * fd: an fd of the file (not O_PATH), st its fstat, vpath its clean vault
  * path below t's root. Returns the outcome (also in res->outcome).
  */
-enum seal_outcome seal_file(const struct vault_tenant *t, int fd, const struct stat *st,
+enum seal_outcome seal_file(struct vault_tenant *t, int fd, const struct stat *st,
 			    const char *vpath, struct seal_result *res);
 
 /* True if vpath's class takes the immutable flag and it is not reserved. */

@@ -28,6 +28,12 @@ struct vault_tenant {
 	ino_t root_ino;
 	char *root_path;	/* canonical (realpath), no trailing '/' */
 	size_t root_len;
+	/*
+	 * Directories protected lately (by inode, direct-mapped): a seal in one
+	 * of them skips protect_parents(). Protected directories are root's:
+	 * the tenant cannot rename, replace or unprotect them.
+	 */
+	ino_t protected_dirs[64];
 	/* for status */
 	uint64_t sealed, refused, failed;
 	time_t last_seal, last_refusal;

@@ -35,6 +35,7 @@
 
 #define MAX_BROKER_CONNS	1024
 #define MAX_CONTROL_CONNS	16
+#define MAX_CONNS_PER_UID	64	/* one tenant's sessions cannot crowd out the others */
 #define BUDGET			4096	/* events or scan entries per loop turn */
 
 struct options {
@@ -247,6 +248,7 @@ enum { SLOT_SIGNAL, SLOT_BROKER, SLOT_CONTROL, SLOT_WATCHER, SLOT_FIXED };
 struct loop {
 	struct pollfd pfd[SLOT_FIXED + MAX_BROKER_CONNS + MAX_CONTROL_CONNS];
 	bool is_control[SLOT_FIXED + MAX_BROKER_CONNS + MAX_CONTROL_CONNS];
+	uid_t uid[SLOT_FIXED + MAX_BROKER_CONNS + MAX_CONTROL_CONNS];	/* broker peers */
 	nfds_t n;
 	unsigned n_broker, n_control;
 };
@@ -262,6 +264,46 @@ drop_conn(struct loop *l, nfds_t i)
 	l->n--;
 	l->pfd[i] = l->pfd[l->n];
 	l->is_control[i] = l->is_control[l->n];
+	l->uid[i] = l->uid[l->n];
+}
+
+/*
+ * The socket is open to every local user: only a tenant's user may hold a
+ * connection, and only MAX_CONNS_PER_UID of them, so that nobody can fill
+ * the broker's slots and leave the tenants without sealing.
+ */
+static bool
+broker_peer_welcome(struct vaultd *vd, struct loop *l, int c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	unsigned same = 0;
+	bool tenant = false;
+
+	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	for (size_t i = 0; i < vd->tenants.n && !tenant; i++)
+		tenant = vd->tenants.t[i].ok && vd->tenants.t[i].uid == cred.uid;
+	if (!tenant) {
+		struct audit_record r = {
+			.event = AUDIT_SEAL_REFUSED, .priority = LOG_WARNING, .op = "connect",
+			.source = "broker", .uid = cred.uid, .pid = cred.pid,
+			.reason = "the user of no tenant: connection closed",
+		};
+
+		vd->n.refused++;
+		audit_emit(vd->audit, &r);
+		return false;
+	}
+	for (nfds_t i = SLOT_FIXED; i < l->n; i++)
+		same += !l->is_control[i] && l->uid[i] == cred.uid;
+	if (same >= MAX_CONNS_PER_UID) {
+		audit_daemon(vd->audit, LOG_WARNING, "uid %u holds %u broker connections: refusing one",
+			     (unsigned)cred.uid, same);
+		return false;
+	}
+	l->uid[l->n] = cred.uid;
+	return true;
 }
 
 static void
@@ -278,6 +320,10 @@ accept_all(struct vaultd *vd, struct loop *l, int lsock, bool control)
 		if (control ? l->n_control >= MAX_CONTROL_CONNS : l->n_broker >= MAX_BROKER_CONNS) {
 			audit_daemon(vd->audit, LOG_WARNING, "too many %s connections: refusing one",
 				     control ? "control" : "broker");
+			close(c);
+			continue;
+		}
+		if (!control && !broker_peer_welcome(vd, l, c)) {
 			close(c);
 			continue;
 		}

@@ -8,6 +8,8 @@
  * it is now, never a path looked up again.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdio.h>
@@ -26,7 +28,7 @@
 
 struct fs_entry {
 	__kernel_fsid_t fsid;
-	int mount_fd;		/* a tenant root on that filesystem (borrowed) */
+	int mount_fd;		/* a tenant root on that filesystem (borrowed), one per root */
 };
 
 struct fan_watcher {
@@ -36,39 +38,110 @@ struct fan_watcher {
 	unsigned char *buf;
 };
 
-static int
-mount_fd_for(const struct fan_watcher *fw, const __kernel_fsid_t *fsid)
+static bool
+marked(const struct fan_watcher *fw, const __kernel_fsid_t *fsid)
 {
 	for (size_t i = 0; i < fw->n_fs; i++)
 		if (memcmp(&fw->fs[i].fsid, fsid, sizeof(*fsid)) == 0)
-			return fw->fs[i].mount_fd;
-	return -1;
+			return true;
+	return false;
 }
 
-/* Acts on one event's target handle. */
-static void
-handle_target(struct fan_watcher *fw, const struct fanotify_event_info_fid *fid)
+/* A handle's record is sane: its size fits the record it came in. */
+static const struct file_handle *
+record_handle(const struct fanotify_event_info_fid *fid, const unsigned char *end)
 {
-	struct file_handle *fh = (struct file_handle *)fid->handle;
-	int mfd = mount_fd_for(fw, &fid->fsid);
+	const struct file_handle *fh = (const struct file_handle *)fid->handle;
+
+	if ((const unsigned char *)fh + sizeof(*fh) > end ||
+	    (const unsigned char *)fh + sizeof(*fh) + fh->handle_bytes > end)
+		return NULL;
+	return fh;
+}
+
+/*
+ * Opens handle on fid's filesystem through a tenant root there: the first
+ * root whose mount shows the result inside a tenant (tenant roots may be
+ * separate bind mounts of one filesystem, and a handle opened through the
+ * wrong one has no path). flags as for open_by_handle_at.
+ */
+static int
+open_handle(struct fan_watcher *fw, const struct fanotify_event_info_fid *fid,
+	    const struct file_handle *fh, int flags)
+{
+	int fallback = -1;
+
+	for (size_t i = 0; i < fw->n_fs; i++) {
+		char proc[64], path[PATH_MAX];
+		const char *vpath;
+		ssize_t n;
+		int fd;
+
+		if (memcmp(&fw->fs[i].fsid, &fid->fsid, sizeof(fid->fsid)) != 0)
+			continue;
+		fd = open_by_handle_at(fw->fs[i].mount_fd, (struct file_handle *)fh, flags);
+		if (fd < 0)
+			return -1;	/* gone (ESTALE), or not openable: the same through every mount */
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		n = readlink(proc, path, sizeof(path) - 1);
+		if (n > 0) {
+			path[n] = '\0';
+			if (tenants_by_path(&fw->w.vd->tenants, path, &vpath) != NULL) {
+				if (fallback >= 0)
+					close(fallback);
+				return fd;
+			}
+		}
+		if (fallback < 0)
+			fallback = fd;
+		else
+			close(fd);
+	}
+	return fallback;
+}
+
+/*
+ * One event: its target (the file, or a directory moved in) opened by its
+ * own handle; its parent directory by handle too, which always has a path
+ * (a file's own may not: a dentry evicted under memory pressure comes back
+ * "disconnected"), so the name is looked up there and must be the target.
+ */
+static void
+handle_event(struct fan_watcher *fw, const struct fanotify_event_info_fid *target,
+	     const unsigned char *tend, const struct fanotify_event_info_fid *dir,
+	     const unsigned char *dend)
+{
+	const struct file_handle *tfh = record_handle(target, tend);
+	const struct file_handle *dfh = dir ? record_handle(dir, dend) : NULL;
+	const char *name = NULL;
 	unsigned flags = 0;
 	struct stat st;
-	int fd;
+	int fd, dirfd = -1;
 
-	if (mfd < 0)
+	if (tfh == NULL || !marked(fw, &target->fsid))
 		return;
 	/* O_NONBLOCK: a FIFO must not block us; a symlink's handle fails with ELOOP. */
-	fd = open_by_handle_at(mfd, fh, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd = open_handle(fw, target, tfh, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return;		/* gone already (ESTALE), or not openable: nothing to seal */
 	if (fstat(fd, &st) == 0) {
 		/* The common case first: the broker sealed it before the writer closed. */
 		if (S_ISREG(st.st_mode) && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
-		    (flags & FS_IMMUTABLE_FL))
+		    (flags & FS_IMMUTABLE_FL)) {
 			fw->w.vd->n.already++;
-		else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
-			vaultd_found_fd(fw->w.vd, fd, "fanotify");
+		} else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+			if (dfh != NULL) {
+				name = (const char *)dfh + sizeof(*dfh) + dfh->handle_bytes;
+				if (memchr(name, '\0', (size_t)(dend - (const unsigned char *)name)) == NULL)
+					name = NULL;
+			}
+			if (name != NULL)
+				dirfd = open_handle(fw, dir, dfh, O_PATH | O_DIRECTORY | O_CLOEXEC);
+			vaultd_found_at(fw->w.vd, fd, dirfd, name, "fanotify");
+		}
 	}
+	if (dirfd >= 0)
+		close(dirfd);
 	close(fd);
 }
 
@@ -87,7 +160,8 @@ fan_process(struct watcher *w, unsigned budget)
 		for (; FAN_EVENT_OK(md, len); md = FAN_EVENT_NEXT(md, len)) {
 			const unsigned char *p = (const unsigned char *)md + md->metadata_len;
 			const unsigned char *end = (const unsigned char *)md + md->event_len;
-			const struct fanotify_event_info_fid *target = NULL;
+			const struct fanotify_event_info_fid *target = NULL, *dir = NULL;
+			const unsigned char *tend = NULL, *dend = NULL;
 
 			n++;
 			w->vd->n.events++;
@@ -103,12 +177,17 @@ fan_process(struct watcher *w, unsigned budget)
 
 				if (h->len < sizeof(*h) || p + h->len > end)
 					break;
-				if (h->info_type == FAN_EVENT_INFO_TYPE_FID)
+				if (h->info_type == FAN_EVENT_INFO_TYPE_FID) {
 					target = (const struct fanotify_event_info_fid *)p;
+					tend = p + h->len;
+				} else if (h->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+					dir = (const struct fanotify_event_info_fid *)p;
+					dend = p + h->len;
+				}
 				p += h->len;
 			}
 			if (target != NULL)
-				handle_target(fw, target);
+				handle_event(fw, target, tend, dir, dend);
 			if (md->fd >= 0)
 				close(md->fd);	/* not in FID mode, but never leak one */
 		}
@@ -163,9 +242,9 @@ watcher_open_fanotify(struct vaultd *vd, struct watcher **ret, char *problem)
 			snprintf(problem, 256, "statfs %s: %s", t->root_path, strerror(errno));
 			goto fail;
 		}
-		if (mount_fd_for(fw, (const __kernel_fsid_t *)&sfs.f_fsid) >= 0)
-			continue;	/* this filesystem is marked already */
-		if (fanotify_mark(fw->w.fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_MASK, t->root_fd, NULL) < 0) {
+		/* One mark per filesystem; one entry per root, for open_handle(). */
+		if (!marked(fw, (const __kernel_fsid_t *)&sfs.f_fsid) &&
+		    fanotify_mark(fw->w.fd, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, FAN_MASK, t->root_fd, NULL) < 0) {
 			r = -errno;
 			snprintf(problem, 256, "fanotify_mark %s: %s", t->root_path, strerror(errno));
 			goto fail;

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <syslog.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -122,8 +123,15 @@ in_add_dir(struct watcher *w, struct vault_tenant *t, int dirfd)
 	/* The fd's magic link names this very directory, whatever its path now. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
 	wd = inotify_add_watch(w->fd, proc, IN_MASK | IN_ONLYDIR);
-	if (wd < 0)
-		return -errno;
+	if (wd < 0) {
+		int err = errno;
+
+		/* Unwatched, its files would wait for the next full scan: say so loudly. */
+		audit_daemon(w->vd->audit, LOG_ERR,
+			     "cannot watch a directory of tenant %s: %s%s", t->conf->name, strerror(err),
+			     err == ENOSPC ? " (raise fs.inotify.max_user_watches, or use fanotify)" : "");
+		return -err;
+	}
 	if (find(iw, wd) != NULL)
 		return 0;	/* watched already: inotify gave the same wd */
 	if ((iw->used + 1) * 2 > iw->cap && grow(iw) < 0)

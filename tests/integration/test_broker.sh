@@ -153,8 +153,13 @@ mk() { head -c 100 /dev/urandom >"$1"; chmod 0644 "$1"; }
 mk "$V/a.bin"; mk "$V/b.bin"; mk "$V/x.tmp"; mk "$V/h1.bin"; ln "$V/h1.bin" "$V/h2.bin"
 mk "$V/.sealvault-part"; mk "$mnt/outside.bin"; mk "$T/otherfs.bin"; mkdir -p "$V/d"
 
-abuse nobody "user of no tenant" "$V/a.bin" \
-	setpriv --reuid=nobody --regid=nogroup --clear-groups "$SYS_PY" - "$SOCK" /a.bin "$V/a.bin" <"$CLIENT"
+# A uid of no tenant is not even kept connected: it could fill the broker's slots.
+setpriv --reuid=nobody --regid=nogroup --clear-groups "$SYS_PY" - "$SOCK" /a.bin "$V/a.bin" \
+	<"$CLIENT" >"$T/ab-nobody.out" 2>&1 || true
+grep -qE '^0 ' "$T/ab-nobody.out" && fail "nobody: broker said yes"
+immutable "$V/a.bin" && fail "nobody: a.bin became immutable"
+expect_grep "$T/vaultd.log" "refused connect tenant=|refused connect uid=$(id -u nobody) .*the user of no tenant" "grep"
+pass "refused: nobody, disconnected at once and audited"
 abuse outside-root "does not resolve" "$mnt/outside.bin" python3 "$CLIENT" "$SOCK" /outside.bin "$mnt/outside.bin"
 abuse dotdot "not a clean" "$mnt/outside.bin" python3 "$CLIENT" "$SOCK" /../outside.bin "$mnt/outside.bin"
 abuse other-fs "not on the tenant's filesystem" "" python3 "$CLIENT" "$SOCK" /a.bin "$T/otherfs.bin"

@@ -50,6 +50,10 @@ chattr -i "$V/handsealed.bin"; setfattr -x trusted.sealvault.sealed "$V/handseal
 sha_old1=$(sha256sum <"$V/old1.bin")
 start_vaultd "$T/vaultd.log"
 
+# The tenant squats the attic before vaultd first needs it (review finding:
+# a tenant-owned attic let it delete a file while its flag was off).
+tsh 'mkdir -p "$1/.sealvault/attic/sub" && chmod -R 0777 "$1/.sealvault"' "$V"
+
 # --- retention: nothing younger than 30 days
 if vc prune wt --older-than 7d --dry-run >"$T/ret.out" 2>&1; then
 	fail "a prune below the tenant's retention was accepted"
@@ -75,7 +79,11 @@ for e in $(cut -f1 "$T/list.out" | grep '~'); do
 	expect_sealed "$V/.sealvault/attic/$e"
 done
 expect_grep "$T/vaultd.log" 'admin prune "/old1.bin" tenant=wt uid=0 .*source=vaultctl' "grep"
-pass "prune moved the three into the attic, sealed; the rest stayed; audited"
+for d in "$V/.sealvault" "$V/.sealvault/attic" "$V/.sealvault/attic/sub"; do
+	[[ $(stat -c '%u:%g %a' "$d") == "0:0 700" ]] || fail "$d is not vaultd's: $(stat -c '%U:%G %a' "$d")"
+	getfacl -c "$d" 2>/dev/null | grep -q '^user:[^:]' && fail "$d keeps a named ACL entry"
+done
+pass "prune moved the three into the attic, sealed; the rest stayed; audited; the squatted attic was taken over"
 
 # --- the tenant cannot reach the attic
 if as_tenant ls "$V/.sealvault/attic" >/dev/null 2>&1; then

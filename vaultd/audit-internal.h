@@ -61,14 +61,22 @@ struct audit_class {
 	unsigned in_window;	/* records let through in this window */
 	uint64_t suppressed;	/* dropped in this window, not yet reported */
 	uint64_t count;		/* all records of this kind since start */
+	char tenant[64];	/* the last tenant counted in this slot, for the notice */
 };
+
+/*
+ * The rate limit is per kind and per tenant (by a hash of its name, into
+ * this many slots): one tenant's flood cannot hide another's records.
+ */
+#define AUDIT_TENANT_SLOTS	16
 
 struct audit {
 	struct audit_journal journal;
 	struct audit_kernel kernel;
 	bool kernel_wanted;
 	unsigned burst, interval_ms;
-	struct audit_class cls[AUDIT_EVENT_MAX];
+	struct audit_class cls[AUDIT_EVENT_MAX];	/* counts */
+	struct audit_class win[AUDIT_EVENT_MAX][AUDIT_TENANT_SLOTS];	/* rate-limit windows */
 	uint64_t suppressed;
 	int err_fd;		/* the stderr sink */
 	char backend[32];

@@ -289,6 +289,19 @@ kernel_off(struct audit *a, int err, const char *what)
 	audit_daemon(a, LOG_WARNING, "kernel audit log off: %s: %s", what, strerror(-err));
 }
 
+/* The rate-limit slot of a tenant name (FNV-1a); records without one share slot 0. */
+static unsigned
+tenant_slot(const char *tenant)
+{
+	uint32_t h = 2166136261u;
+
+	if (tenant == NULL)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)tenant; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h % AUDIT_TENANT_SLOTS;
+}
+
 static void
 deliver(struct audit *a, const struct audit_record *r, uint64_t now)
 {
@@ -301,7 +314,7 @@ deliver(struct audit *a, const struct audit_record *r, uint64_t now)
 		err = send_journal(a, r, msg);
 		if (err == -EAGAIN) {
 			/* journald is behind: dropped and counted, never waited for. */
-			a->cls[r->event].suppressed++;
+			a->win[r->event][tenant_slot(r->tenant)].suppressed++;
 			a->suppressed++;
 		} else if (err < 0) {
 			lost_journal = err == -ENOTCONN;
@@ -326,34 +339,38 @@ static void
 report_suppressed(struct audit *a, uint64_t now, bool force)
 {
 	for (unsigned e = 0; e < AUDIT_EVENT_MAX; e++) {
-		struct audit_class *c = &a->cls[e];
-		char msg[128];
-		uint64_t n = c->suppressed;
+		for (unsigned t = 0; t < AUDIT_TENANT_SLOTS; t++) {
+			struct audit_class *c = &a->win[e][t];
+			char msg[128];
+			uint64_t n = c->suppressed;
 
-		if (n == 0 || (!force && now - c->window_start_ms < a->interval_ms))
-			continue;
-		c->suppressed = 0;
-		c->in_window = 0;
-		c->window_start_ms = now;
-		snprintf(msg, sizeof(msg), "%llu audit records of kind %s suppressed", (unsigned long long)n,
-			 events[e].name);
-		a->cls[AUDIT_DAEMON].count++;
-		/* Not rate-limited itself: at most one per kind and window. */
-		deliver(a, &(struct audit_record){
-			.event = AUDIT_DAEMON,
-			.priority = LOG_WARNING,
-			.op = "ratelimit",
-			.uid = (uid_t)-1,
-			.message = msg,
-		}, now);
+			if (n == 0 || (!force && now - c->window_start_ms < a->interval_ms))
+				continue;
+			c->suppressed = 0;
+			c->in_window = 0;
+			c->window_start_ms = now;
+			snprintf(msg, sizeof(msg), "%llu audit records of kind %s suppressed",
+				 (unsigned long long)n, events[e].name);
+			a->cls[AUDIT_DAEMON].count++;
+			/* Not rate-limited itself: at most one per kind, tenant slot and window. */
+			deliver(a, &(struct audit_record){
+				.event = AUDIT_DAEMON,
+				.priority = LOG_WARNING,
+				.op = "ratelimit",
+				.tenant = c->tenant[0] ? c->tenant : NULL,
+				.uid = (uid_t)-1,
+				.message = msg,
+			}, now);
+		}
 	}
 }
 
 static bool
-allowed(struct audit *a, enum audit_event e, uint64_t now)
+allowed(struct audit *a, enum audit_event e, const char *tenant, uint64_t now)
 {
-	struct audit_class *c = &a->cls[e];
+	struct audit_class *c = &a->win[e][tenant_slot(tenant)];
 
+	snprintf(c->tenant, sizeof(c->tenant), "%s", tenant ? tenant : "");
 	if (now - c->window_start_ms >= a->interval_ms) {
 		c->window_start_ms = now;
 		c->in_window = 0;
@@ -437,7 +454,7 @@ audit_emit(struct audit *a, const struct audit_record *r)
 	now = audit_now_ms();
 	a->cls[rec.event].count++;
 	report_suppressed(a, now, false);
-	if (allowed(a, rec.event, now))
+	if (allowed(a, rec.event, rec.tenant, now))
 		deliver(a, &rec, now);
 }
 

@@ -13,6 +13,7 @@
 # shellcheck source-path=SCRIPTDIR disable=SC2016,SC2119 # the sh -c scripts take their paths as "$1"
 here=$(dirname "${BASH_SOURCE[0]}")
 source "$here/lib.sh"
+source "$here/broker-lib.sh"
 
 require_root
 require_cmd mkfs.ext4 mount umount chattr lsattr setpriv timeout
@@ -62,16 +63,10 @@ tenant tb {
 EOF
 chmod 0644 "$CONF"
 
-: >"$JOUT"
-"$PY" "$SINK" "$JSOCK" "$JOUT" >"$T/sink.out" 2>&1 &
-spid=$!
-on_exit stop_pid "$spid"
-wait_until 10 "the journal sink" grep -q ready "$T/sink.out"
-
-"$VAULTD" --config "$CONF" --watcher off --no-scan 2>"$T/vaultd.log" &
-vpid=$!
-on_exit stop_pid "$vpid"
-wait_until 10 "vaultd's broker socket" test -S "$SOCK"
+start_journal_sink "$JSOCK" "$JOUT"
+spid=$SINK_PID
+start_broker_only "$CONF" "$T/vaultd.log"
+vpid=$VAULTD_PID
 
 as() { # USER CMD...: run as an unprivileged tenant user
 	local u=$1

@@ -179,6 +179,7 @@ push_frame(struct scanner *s, int fd, size_t vlen)
 
 	if (s->depth > DEPTH_MAX) {
 		close(fd);
+		s->round.skipped++;
 		return -ELOOP;
 	}
 	if (s->frames[s->depth] == NULL && (s->frames[s->depth] = malloc(sizeof(struct frame))) == NULL) {
@@ -295,8 +296,10 @@ visit(struct scanner *s, struct frame *f, const struct linux_dirent64 *d)
 
 	if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
 		return;
-	if (f->vlen + 1 + nlen >= sizeof(s->vpath))
-		return;		/* longer than any vault path: not reachable by clients */
+	if (f->vlen + 1 + nlen >= sizeof(s->vpath)) {
+		s->round.skipped++;	/* longer than any vault path: reported, never sealed */
+		return;
+	}
 	s->vpath[f->vlen] = '/';
 	memcpy(s->vpath + f->vlen + 1, d->d_name, nlen + 1);
 	if (name_is_reserved(d->d_name))

@@ -26,6 +26,7 @@
 
 struct scan_stats {
 	uint64_t files, dirs, sealed, already, deferred, failed;
+	uint64_t skipped;		/* deeper than VAULT_MAX_DEPTH or longer than a vault path */
 	struct timespec started;	/* CLOCK_REALTIME */
 	uint64_t duration_ms;
 	bool full;			/* the round included a full scan */

@@ -551,10 +551,12 @@ run(struct vaultd *vd, int sigfd, int bsock, int csock)
 		if (scanner_step(vd->scanner, BUDGET, &st) && st.full) {
 			audit_daemon(vd->audit, LOG_INFO,
 				     "catch-up scan done: %llu files checked, %llu sealed, %llu deferred, "
-				     "%llu failed in %llu ms",
+				     "%llu failed in %llu ms%s",
 				     (unsigned long long)st.files, (unsigned long long)st.sealed,
 				     (unsigned long long)st.deferred, (unsigned long long)st.failed,
-				     (unsigned long long)st.duration_ms);
+				     (unsigned long long)st.duration_ms,
+				     st.skipped ? "; some entries skipped (deeper than 128 directories or "
+						  "longer than PATH_MAX): not sealed" : "");
 			report_status(vd);
 		}
 	}

@@ -16,7 +16,9 @@ SEALVAULT_RUN_DEPS=(
 # the recipe baseline (incron), what the integration tests call (getfattr,
 # readelf, /usr/bin/time, losetup/mount), and the backup tools the
 # test_tool_* tests drive (duplicity's sftp:// needs paramiko, its
-# pexpect+sftp:// needs pexpect).
+# pexpect+sftp:// needs pexpect), and what the package and man page tests
+# use (cpack's DEB dependencies come from dpkg-shlibdeps in dpkg-dev;
+# lintian; man and mandoc to check the pages).
 SEALVAULT_TEST_DEPS=(
 	clang libclang-rt-dev libcmocka-dev
 	e2fsprogs attr acl incron
@@ -24,6 +26,7 @@ SEALVAULT_TEST_DEPS=(
 	restic rclone duplicity python3-paramiko python3-pexpect lftp
 	systemd
 	strace
+	dpkg-dev lintian man-db mandoc
 )
 
 # sealvault_apt_install PACKAGE...

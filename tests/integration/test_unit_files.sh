@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# scripts/vaultd.service: systemd-analyze verify finds nothing to say about
-# it; its hardening (systemd-analyze security --offline=true) is no worse
-# than the level reached, with only the known, explained items open; and
-# its capabilities are exactly vaultd_caps[] of vaultd/privileges.c.
+# vaultd.service, as the build makes it from scripts/vaultd.service.in:
+# ExecStart names vaultd in the install prefix; systemd-analyze verify
+# finds nothing to say about it (its Documentation= pages included); its
+# hardening (systemd-analyze security --offline=true) is no worse than the
+# level reached, with only the known, explained items open; and its
+# capabilities are exactly vaultd_caps[] of vaultd/privileges.c.
 # PID 1 is not systemd here and in CI: only the offline modes are used.
 # shellcheck source-path=SCRIPTDIR
 here=$(dirname "${BASH_SOURCE[0]}")
@@ -34,22 +36,46 @@ EXPECTED_OPEN=(
 	'User=/DynamicUser='
 )
 
-UNIT_SRC=${VAULTD_UNIT:-$SEALVAULT_SOURCE_DIR/scripts/vaultd.service}
+# The template, and the unit the build made from it (what cmake --install
+# and the .deb install). Everything below checks the made one.
+UNIT_IN=$SEALVAULT_SOURCE_DIR/scripts/vaultd.service.in
+UNIT_SRC=${VAULTD_UNIT:-$SEALVAULT_BINARY_DIR/scripts/vaultd.service}
+: "${SEALVAULT_SBINDIR:?SEALVAULT_SBINDIR must name CMAKE_INSTALL_FULL_SBINDIR of the build}"
 PRIV_C=${VAULTD_PRIVILEGES_C:-$SEALVAULT_SOURCE_DIR/vaultd/privileges.c}
 VAULTD=${VAULTD:-$SEALVAULT_BINARY_DIR/bin/vaultd}
+[[ -f $UNIT_IN ]] || fail "no unit template: $UNIT_IN"
 [[ -f $UNIT_SRC ]] || fail "no unit file: $UNIT_SRC"
 [[ -f $PRIV_C ]] || fail "no privileges.c: $PRIV_C"
 [[ -x $VAULTD ]] || fail "vaultd not executable: $VAULTD"
 
+# --- ExecStart: the template leaves the directory to the build, the build
+# fills in its install prefix's sbin, and nothing else is left to fill in.
+grep -qxF 'ExecStart=@CMAKE_INSTALL_FULL_SBINDIR@/vaultd --config /etc/sealvault/vault.conf --foreground' "$UNIT_IN" ||
+	fail "ExecStart of $UNIT_IN is not '@CMAKE_INSTALL_FULL_SBINDIR@/vaultd --config /etc/sealvault/vault.conf --foreground'"
+grep -qxF "ExecStart=$SEALVAULT_SBINDIR/vaultd --config /etc/sealvault/vault.conf --foreground" "$UNIT_SRC" ||
+	fail "ExecStart is not '$SEALVAULT_SBINDIR/vaultd --config /etc/sealvault/vault.conf --foreground'"
+if grep -n '@[A-Za-z_][A-Za-z0-9_]*@' "$UNIT_SRC" >&2; then
+	fail "unsubstituted @VARIABLE@ in $UNIT_SRC"
+fi
+pass "ExecStart names $SEALVAULT_SBINDIR/vaultd"
+
 # --- the unit, run from the build tree
 UNIT="$T/vaultd.service"
-sed "s#^ExecStart=/usr/sbin/vaultd #ExecStart=$VAULTD #" "$UNIT_SRC" >"$UNIT"
+sed "s#^ExecStart=$SEALVAULT_SBINDIR/vaultd #ExecStart=$VAULTD #" "$UNIT_SRC" >"$UNIT"
 grep -qxF "ExecStart=$VAULTD --config /etc/sealvault/vault.conf --foreground" "$UNIT" ||
-	fail "ExecStart is not '/usr/sbin/vaultd --config /etc/sealvault/vault.conf --foreground'"
+	fail "ExecStart is not '$SEALVAULT_SBINDIR/vaultd --config /etc/sealvault/vault.conf --foreground'"
+
+# verify runs man(1) for each Documentation=man:PAGE(N): give it the
+# source tree's pages, and only those, as a man tree.
+mkdir -p "$T/man/man5" "$T/man/man8"
+for page in "$SEALVAULT_SOURCE_DIR"/*/*.[58]; do
+	[[ -f $page ]] || continue
+	ln -s "$page" "$T/man/man${page##*.}/$(basename "$page")"
+done
 
 # --- verify: any word about the unit is a failure (other units' noise is not ours)
 rc=0
-LC_ALL=C SYSTEMD_COLORS=0 systemd-analyze verify --recursive-errors=one "$UNIT" \
+MANPATH="$T/man" LC_ALL=C SYSTEMD_COLORS=0 systemd-analyze verify --recursive-errors=one "$UNIT" \
 	>"$T/verify.out" 2>&1 </dev/null || rc=$?
 if ((rc != 0)) || grep -qF "vaultd.service" "$T/verify.out"; then
 	sed 's/^/    | /' "$T/verify.out" >&2

@@ -135,10 +135,17 @@ move_one(struct admin *a, int fd, const struct stat *st, const char *vpath, cons
 	}
 }
 
-/* prune: every sealed file whose seal time is at or before cutoff, into the attic. */
+/*
+ * Calls fn for each regular file below dirfd, path (in buf, length len)
+ * included: "/a/b" for the tenant tree, "a/b" for the attic (len 0 at the
+ * top either way; top_slash tells). Reserved names are skipped when
+ * skip_reserved; links are never followed.
+ */
+typedef void file_fn(struct admin *a, int fd, const struct stat *st, const char *path, void *ctx);
+
 static void
-prune_walk(struct admin *a, int dirfd, char *vpath, size_t vlen, unsigned depth, time_t cutoff,
-	   bool dry)
+walk(struct admin *a, int dirfd, char *buf, size_t len, unsigned depth, bool top_slash,
+     bool skip_reserved, file_fn *fn, void *ctx)
 {
 	DIR *d;
 	struct dirent *e;
@@ -152,42 +159,59 @@ prune_walk(struct admin *a, int dirfd, char *vpath, size_t vlen, unsigned depth,
 		return;
 	}
 	while ((e = readdir(d)) != NULL) {
-		size_t nlen = strlen(e->d_name);
+		size_t nlen = strlen(e->d_name), at = len + ((len || top_slash) ? 1 : 0);
 		struct stat st;
 		int fd;
 
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-		    name_is_reserved(e->d_name) || vlen + 1 + nlen >= VAULT_PATH_MAX)
+		    (skip_reserved && name_is_reserved(e->d_name)) || at + nlen >= VAULT_PATH_MAX)
 			continue;
-		vpath[vlen] = '/';
-		memcpy(vpath + vlen + 1, e->d_name, nlen + 1);
+		if (at > len)
+			buf[len] = '/';
+		memcpy(buf + at, e->d_name, nlen + 1);
 		fd = openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 		if (fd >= 0 && fstat(fd, &st) == 0) {
-			if (S_ISDIR(st.st_mode) && depth < WALK_DEPTH_MAX) {
-				prune_walk(a, fd, vpath, vlen + 1 + nlen, depth + 1, cutoff, dry);
-			} else if (S_ISREG(st.st_mode) && seal_path_wanted(a->t, vpath)) {
-				time_t sealed = attic_ops_stamp(fd, SEAL_XATTR_SEALED);
-				char when[32], q[2 * VAULT_PATH_MAX];
-
-				if (sealed < 0) {
-					a->skipped++;	/* not sealed by vaultd: no server-side time */
-				} else if (sealed <= cutoff) {
-					when_text(sealed, when, sizeof(when));
-					shown(q, sizeof(q), vpath);
-					if (dry) {
-						a->done++;
-						say(a, "would move to the attic: %s (sealed %s)", q, when);
-					} else {
-						move_one(a, fd, &st, vpath, "pruned: older than asked");
-					}
-				}
-			}
+			if (S_ISDIR(st.st_mode) && depth < WALK_DEPTH_MAX)
+				walk(a, fd, buf, at + nlen, depth + 1, top_slash, skip_reserved, fn, ctx);
+			else if (S_ISREG(st.st_mode))
+				fn(a, fd, &st, buf, ctx);
 		}
 		if (fd >= 0)
 			close(fd);
-		vpath[vlen] = '\0';
+		buf[len] = '\0';
 	}
 	closedir(d);
+}
+
+struct prune_ctx {
+	time_t cutoff;
+	bool dry;
+};
+
+/* prune: a sealed file whose seal time is at or before the cutoff goes into the attic. */
+static void
+prune_one(struct admin *a, int fd, const struct stat *st, const char *vpath, void *ctx)
+{
+	const struct prune_ctx *p = ctx;
+	char when[32], q[2 * VAULT_PATH_MAX];
+	time_t sealed;
+
+	if (!seal_path_wanted(a->t, vpath))
+		return;
+	sealed = attic_ops_stamp(fd, SEAL_XATTR_SEALED);
+	if (sealed < 0) {
+		a->skipped++;	/* not sealed by vaultd: no server-side time */
+		return;
+	}
+	if (sealed > p->cutoff)
+		return;
+	if (!p->dry) {
+		move_one(a, fd, st, vpath, "pruned: older than asked");
+		return;
+	}
+	when_text(sealed, when, sizeof(when));
+	a->done++;
+	say(a, "would move to the attic: %s (sealed %s)", shown(q, sizeof(q), vpath), when);
 }
 
 static int
@@ -224,7 +248,11 @@ do_prune(struct admin *a, char **w, size_t n)
 		audit_admin(a, NULL, "refused: younger than the tenant's retention", false);
 		return 1;
 	}
-	prune_walk(a, a->t->root_fd, vpath, 0, 0, time(NULL) - older, dry);
+	{
+		struct prune_ctx p = { .cutoff = time(NULL) - older, .dry = dry };
+
+		walk(a, a->t->root_fd, vpath, 0, 0, true, true, prune_one, &p);
+	}
 	say(a, "%s %s: %lu %s, %lu failed, %lu skipped (no seal time)", a->failed ? "error" : "ok",
 	    dry ? "dry run" : "prune", a->done, dry ? "would move" : "moved", a->failed, a->skipped);
 	if (!dry) {
@@ -284,46 +312,6 @@ do_unlock(struct admin *a, char **w, size_t n)
 	return a->failed ? 1 : 0;
 }
 
-/* Calls fn for each file in the attic, with its path below the attic. */
-static void
-attic_walk(struct admin *a, int dirfd, char *rel, size_t rlen, unsigned depth,
-	   void (*fn)(struct admin *, int fd, const char *rel, void *), void *ctx)
-{
-	DIR *d;
-	struct dirent *e;
-	/* A new open file, not dup(): a dup shares the directory offset (with vaultd itself, across fork). */
-	int own_fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (own_fd < 0 || (d = fdopendir(own_fd)) == NULL) {
-		if (own_fd >= 0)
-			close(own_fd);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		size_t nlen = strlen(e->d_name);
-		struct stat st;
-		int fd;
-
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
-		    rlen + 1 + nlen >= VAULT_PATH_MAX)
-			continue;
-		if (rlen)
-			rel[rlen] = '/';
-		memcpy(rel + rlen + (rlen ? 1 : 0), e->d_name, nlen + 1);
-		fd = openat(dirfd, e->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-		if (fd >= 0 && fstat(fd, &st) == 0) {
-			if (S_ISDIR(st.st_mode) && depth < WALK_DEPTH_MAX)
-				attic_walk(a, fd, rel, rlen + (rlen ? 1 : 0) + nlen, depth + 1, fn, ctx);
-			else if (S_ISREG(st.st_mode))
-				fn(a, fd, rel, ctx);
-		}
-		if (fd >= 0)
-			close(fd);
-		rel[rlen] = '\0';
-	}
-	closedir(d);
-}
-
 static int
 open_attic(struct admin *a)
 {
@@ -331,16 +319,14 @@ open_attic(struct admin *a)
 }
 
 static void
-list_one(struct admin *a, int fd, const char *rel, void *ctx)
+list_one(struct admin *a, int fd, const struct stat *st, const char *rel, void *ctx)
 {
 	char when[32], q[2 * VAULT_PATH_MAX];
-	struct stat st;
 
 	(void)ctx;
 	shown(q, sizeof(q), rel);
 	when_text(attic_ops_stamp(fd, SEAL_XATTR_ATTIC), when, sizeof(when));
-	if (fstat(fd, &st) == 0)
-		say(a, "%s\tmoved %s\t%lld bytes", q, when, (long long)st.st_size);
+	say(a, "%s\tmoved %s\t%lld bytes", q, when, (long long)st->st_size);
 	a->done++;
 }
 
@@ -356,7 +342,7 @@ do_attic_list(struct admin *a, size_t n)
 	}
 	fd = open_attic(a);
 	if (fd >= 0) {
-		attic_walk(a, fd, rel, 0, 0, list_one, NULL);
+		walk(a, fd, rel, 0, 0, false, false, list_one, NULL);
 		close(fd);
 	}
 	say(a, "ok %lu entries in the attic of %s", a->done, a->t->conf->name);
@@ -390,12 +376,13 @@ struct purge_ctx {
 };
 
 static void
-purge_one(struct admin *a, int fd, const char *rel, void *ctx)
+purge_one(struct admin *a, int fd, const struct stat *st, const char *rel, void *ctx)
 {
 	const struct purge_ctx *p = ctx;
 	char reason[256], q[2 * VAULT_PATH_MAX];
 	time_t moved = attic_ops_stamp(fd, SEAL_XATTR_ATTIC);
 
+	(void)st;
 	if (moved < 0 || moved > p->not_after) {
 		a->skipped++;
 		return;
@@ -430,7 +417,7 @@ do_attic_purge(struct admin *a, char **w, size_t n)
 	if (n == 2) {
 		fd = open_attic(a);
 		if (fd >= 0) {
-			attic_walk(a, fd, rel, 0, 0, purge_one, &p);
+			walk(a, fd, rel, 0, 0, false, false, purge_one, &p);
 			close(fd);
 		}
 	}

@@ -6,22 +6,16 @@
  * vaultd says, line by line. Exit 0 when vaultd ends with "ok", 1 on an
  * error, 2 on a usage error.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
 #include "control.h"
 #include "policy.h"
 #include "vaultctl.h"
 
-#define REPLY_TIMEOUT_MS	(10 * 60 * 1000)	/* a prune of a big tree takes a while */
 
 struct request;
 static void add(struct request *r, const char *word);
@@ -94,73 +88,17 @@ by(void)
 	return s != NULL ? s : "";
 }
 
-static int
-control_path(const char *config, const char *sock, char *out, size_t size)
-{
-	struct policy *p = NULL;
-	struct policy_error perr;
-
-	if (sock != NULL) {
-		snprintf(out, size, "%s", sock);
-		return 0;
-	}
-	if (policy_load(config, &p, &perr) < 0) {
-		fprintf(stderr, "vaultctl: %s:%u: %s\n", perr.file, perr.line, perr.message);
-		return -1;
-	}
-	snprintf(out, size, "%s", p->control_socket);
-	policy_free(p);
-	return 0;
-}
-
 /* Sends the request and prints every reply line; the last decides the exit status. */
 static int
 ask(const char *path, const struct request *req)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *line;
-	bool ok = false;
-	int s;
+	bool ok;
 
 	if (req->too_long) {
 		fprintf(stderr, "vaultctl: request too long (more than %d bytes)\n", CONTROL_REQUEST_MAX);
 		return 2;
 	}
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return 1;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    send(s, req->buf, req->len, MSG_NOSIGNAL) < 0) {
-		fprintf(stderr, "vaultctl: vaultd is not reachable at %s: %s\n", path, strerror(errno));
-		if (s >= 0)
-			close(s);
-		return 1;
-	}
-	line = malloc(CONTROL_REPLY_MAX + 1);
-	if (line == NULL) {
-		close(s);
-		return 1;
-	}
-	for (;;) {
-		struct pollfd pfd = { .fd = s, .events = POLLIN };
-		ssize_t r;
-
-		if (poll(&pfd, 1, REPLY_TIMEOUT_MS) != 1) {
-			fprintf(stderr, "vaultctl: no answer from vaultd\n");
-			ok = false;
-			break;
-		}
-		r = recv(s, line, CONTROL_REPLY_MAX, 0);
-		if (r <= 0)
-			break;
-		line[r] = '\0';
-		printf("%s\n", line);
-		ok = strncmp(line, "ok", 2) == 0;
-	}
-	free(line);
-	close(s);
-	return ok ? 0 : 1;
+	return vaultctl_ask(path, req->buf, req->len, &ok) > 0 && ok ? 0 : 1;
 }
 
 static const struct option common_opts[] = {
@@ -219,7 +157,7 @@ prune_main(int argc, char *argv[])
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (control_path(o.config, o.sock, path, sizeof(path)) < 0)
+	if (vaultctl_control_path(o.config, o.sock, path, sizeof(path)) < 0)
 		return 1;
 	snprintf(secs, sizeof(secs), "%llu", (unsigned long long)older);
 	add(&req, "prune");
@@ -248,7 +186,7 @@ unlock_main(int argc, char *argv[])
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (control_path(o.config, o.sock, path, sizeof(path)) < 0)
+	if (vaultctl_control_path(o.config, o.sock, path, sizeof(path)) < 0)
 		return 1;
 	add(&req, "unlock");
 	add(&req, argv[optind]);
@@ -282,7 +220,7 @@ attic_main(int argc, char *argv[])
 		return 2;
 	}
 	verb = argv[optind];
-	if (control_path(o.config, o.sock, path, sizeof(path)) < 0)
+	if (vaultctl_control_path(o.config, o.sock, path, sizeof(path)) < 0)
 		return 1;
 	if (strcmp(verb, "list") == 0 && optind + 2 == argc) {
 		add(&req, "attic-list");

@@ -58,6 +58,7 @@ enum value_type {
 	VAL_DURATION,
 	VAL_BOOL,
 	VAL_WATCHER,		/* auto, fanotify, inotify, off */
+	VAL_ADDRS,		/* one or more addresses or prefixes (struct policy_addr) */
 };
 
 struct key {
@@ -69,6 +70,7 @@ struct key {
 enum {
 	GK_BROKER_SOCKET, GK_CONTROL_SOCKET, GK_JOURNAL_SOCKET, GK_ATTIC, GK_PARTIAL_GRACE,
 	GK_WATCHER, GK_KERNEL_AUDIT, GK_SETTLE, GK_ATTIC_GRACE,
+	GK_STATE_DIR,
 };
 static const struct key global_keys[] = {
 	[GK_BROKER_SOCKET] = { "broker-socket", VAL_PATH, offsetof(struct policy, broker_socket) },
@@ -80,6 +82,7 @@ static const struct key global_keys[] = {
 	[GK_KERNEL_AUDIT] = { "kernel-audit", VAL_BOOL, offsetof(struct policy, kernel_audit) },
 	[GK_SETTLE] = { "settle", VAL_DURATION, offsetof(struct policy, settle_s) },
 	[GK_ATTIC_GRACE] = { "attic-grace", VAL_DURATION, offsetof(struct policy, attic_grace_s) },
+	[GK_STATE_DIR] = { "state-dir", VAL_PATH, offsetof(struct policy, state_dir) },
 };
 
 static const char *const watcher_names[] = {
@@ -90,11 +93,13 @@ static const char *const watcher_names[] = {
 };
 
 /* The first three are required; check_tenant() relies on the order. */
-enum { TK_USER, TK_ROOT, TK_PROFILE };
+enum { TK_USER, TK_ROOT, TK_PROFILE, TK_MAINT_USER, TK_MAINT_FROM };
 static const struct key tenant_keys[] = {
 	[TK_USER] = { "user", VAL_USER, offsetof(struct policy_tenant, user) },
 	[TK_ROOT] = { "root", VAL_PATH, offsetof(struct policy_tenant, root) },
 	[TK_PROFILE] = { "profile", VAL_NAME, offsetof(struct policy_tenant, profile_name) },
+	[TK_MAINT_USER] = { "maintenance-user", VAL_USER, offsetof(struct policy_tenant, maint_user) },
+	[TK_MAINT_FROM] = { "maintenance-from", VAL_ADDRS, offsetof(struct policy_tenant, maint_from) },
 	{ "authorized-keys", VAL_PATH, offsetof(struct policy_tenant, authorized_keys) },
 	{ "quota-bytes", VAL_SIZE, offsetof(struct policy_tenant, quota_bytes) },
 	{ "quota-files", VAL_COUNT, offsetof(struct policy_tenant, quota_files) },
@@ -583,6 +588,8 @@ set_value(struct config_ctx *ctx, const struct key *k, const char *v, void *base
 			}
 		return config_error(ctx, -EINVAL, "bad value %s for %s (auto, fanotify, inotify or off)",
 				    quote(q, v), k->name);
+	case VAL_ADDRS:
+		break;		/* several words: set_addrs() */
 	}
 	return config_error(ctx, -EINVAL, "internal error: key %s", k->name);
 }
@@ -756,6 +763,16 @@ check_tenant(struct config_ctx *ctx)
 		if (l->line[i] == 0)
 			return config_error_at(ctx, t->file, t->line, -EINVAL, "tenant %s has no %s",
 					       quote(q, t->name), tenant_keys[i].name);
+	/* A maintenance credential is bound to addresses, always. */
+	if ((l->line[TK_MAINT_USER] == 0) != (l->line[TK_MAINT_FROM] == 0))
+		return config_error_at(ctx, t->file, t->line, -EINVAL,
+				       "tenant %s has %s without %s (they go together)", quote(q, t->name),
+				       tenant_keys[l->line[TK_MAINT_USER] ? TK_MAINT_USER : TK_MAINT_FROM].name,
+				       tenant_keys[l->line[TK_MAINT_USER] ? TK_MAINT_FROM : TK_MAINT_USER].name);
+	if (t->maint_user != NULL && strcmp(t->maint_user, t->user) == 0)
+		return config_error_at(ctx, t->file, l->line[TK_MAINT_USER], -EINVAL,
+				       "maintenance-user %s is the tenant's own user (it must be another one)",
+				       quote(q, t->maint_user));
 	return 0;
 }
 
@@ -884,6 +901,31 @@ profile_statement(struct config_ctx *ctx, const struct word *w, size_t n)
 			    quote(q, w[0].s));
 }
 
+/* maintenance-from ADDR [ADDR...]: each an address or a prefix. */
+static int
+set_addrs(struct config_ctx *ctx, const struct key *k, const struct word *w, size_t n, struct policy_tenant *t)
+{
+	char q[QUOTE_MAX];
+	struct policy_addr *a;
+
+	if (n == 0)
+		return config_error(ctx, -EINVAL, "%s takes one or more addresses", k->name);
+	a = calloc(n, sizeof(*a));
+	if (a == NULL)
+		return config_oom(ctx);
+	for (size_t i = 0; i < n; i++)
+		if (policy_parse_addr(w[i].s, &a[i]) < 0) {
+			free(a);
+			return config_error(ctx, -EINVAL,
+					    "bad address %s for %s (an IPv4 or IPv6 address, or ADDR/BITS "
+					    "without host bits)", quote(q, w[i].s), k->name);
+		}
+	free(t->maint_from);
+	t->maint_from = a;
+	t->n_maint_from = n;
+	return 0;
+}
+
 static int
 tenant_statement(struct config_ctx *ctx, const struct word *w, size_t n)
 {
@@ -899,9 +941,12 @@ tenant_statement(struct config_ctx *ctx, const struct word *w, size_t n)
 	if (l->line[i] != 0)
 		return config_error(ctx, -EINVAL, "%s is set twice in this tenant (first at line %u)", k->name,
 				    l->line[i]);
-	if (n != 2)
+	if (k->type == VAL_ADDRS)
+		r = set_addrs(ctx, k, w + 1, n - 1, &ctx->p->tenants[ctx->p->n_tenants - 1]);
+	else if (n != 2)
 		return config_error(ctx, -EINVAL, "%s takes one value, not %zu", k->name, n - 1);
-	r = set_value(ctx, k, w[1].s, &ctx->p->tenants[ctx->p->n_tenants - 1]);
+	else
+		r = set_value(ctx, k, w[1].s, &ctx->p->tenants[ctx->p->n_tenants - 1]);
 	if (r < 0)
 		return r;
 	l->line[i] = ctx->line;
@@ -1287,6 +1332,53 @@ check_unique(struct config_ctx *ctx, size_t offset, int key, bool nested)
 	return ctx->r;
 }
 
+/*
+ * A maintenance user is nobody else's user, neither a tenant's nor another
+ * tenant's maintenance user: its uid alone says which tenant it maintains.
+ */
+static int
+check_maint_users(struct config_ctx *ctx)
+{
+	const struct policy *p = ctx->p;
+	char q[QUOTE_MAX], w[PATH_QUOTE_MAX];
+	struct ref *refs;
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n_tenants; i++)
+		n += p->tenants[i].maint_user != NULL;
+	if (n == 0)
+		return 0;
+	/* i < n_tenants: a tenant's user; i >= n_tenants: the maintenance user of tenant i - n_tenants. */
+	refs = calloc(p->n_tenants + n, sizeof(*refs));
+	if (refs == NULL)
+		return config_oom(ctx);
+	n = 0;
+	for (size_t i = 0; i < p->n_tenants; i++) {
+		refs[n++] = (struct ref){ p->tenants[i].user, i };
+		if (p->tenants[i].maint_user != NULL)
+			refs[n++] = (struct ref){ p->tenants[i].maint_user, p->n_tenants + i };
+	}
+	qsort(refs, n, sizeof(*refs), cmp_ref);
+	for (size_t i = 1; i < n && ctx->r == 0; i++) {
+		const struct ref *a = &refs[i - 1], *b = &refs[i];
+		size_t ta = a->i % p->n_tenants, tb = b->i % p->n_tenants;
+
+		/*
+		 * Equal names sort by i, users first: b is a maintenance user
+		 * unless both are users (check_unique() reported those).
+		 */
+		if (strcmp(a->key, b->key) != 0 || b->i < p->n_tenants)
+			continue;
+		config_error_at(ctx, p->tenants[tb].file, ctx->lines[tb].line[TK_MAINT_USER], -EEXIST,
+				"maintenance-user %s is already the %s of tenant \"%s\" (%s:%u)", quote(q, b->key),
+				a->i < p->n_tenants ? "user" : "maintenance-user", p->tenants[ta].name,
+				where(w, p->tenants[ta].file),
+				ctx->lines[ta].line[a->i < p->n_tenants ? TK_USER : TK_MAINT_USER]);
+	}
+	free(refs);
+	return ctx->r;
+}
+
 static int
 check_policy(struct config_ctx *ctx)
 {
@@ -1304,7 +1396,8 @@ check_policy(struct config_ctx *ctx)
 					       "unknown profile %s", quote(q, t->profile_name));
 	}
 	if (check_unique(ctx, offsetof(struct policy_tenant, user), TK_USER, false) < 0 ||
-	    check_unique(ctx, offsetof(struct policy_tenant, root), TK_ROOT, true) < 0)
+	    check_unique(ctx, offsetof(struct policy_tenant, root), TK_ROOT, true) < 0 ||
+	    check_maint_users(ctx) < 0)
 		return ctx->r;
 	/* A tenant must not see the attic, nor its root be in there. */
 	for (size_t i = 0; i < p->n_tenants; i++) {
@@ -1314,6 +1407,11 @@ check_policy(struct config_ctx *ctx)
 			return config_error_at(ctx, t->file, ctx->lines[i].line[TK_ROOT], -EINVAL,
 					       "root %s overlaps the attic %s", quote(q, t->root),
 					       quote(q2, p->attic));
+		/* vaultd writes its ledger there: a tenant must neither reach it nor have it sealed. */
+		if (path_is_below(p->state_dir, t->root) || path_is_below(t->root, p->state_dir))
+			return config_error_at(ctx, t->file, ctx->lines[i].line[TK_ROOT], -EINVAL,
+					       "root %s overlaps the state-dir %s", quote(q, t->root),
+					       quote(q2, p->state_dir));
 	}
 	return 0;
 }
@@ -1335,6 +1433,8 @@ config_read_finish(struct config_ctx *ctx, struct policy **ret)
 		    (p->journal_socket = strdup("/run/systemd/journal/socket")) == NULL)
 			config_oom(ctx);
 		if (p->attic == NULL && (p->attic = strdup("/srv/sealvault/.attic")) == NULL)
+			config_oom(ctx);
+		if (p->state_dir == NULL && (p->state_dir = strdup("/var/lib/sealvault")) == NULL)
 			config_oom(ctx);
 		if (!(ctx->global_seen & (1u << GK_KERNEL_AUDIT)))
 			p->kernel_audit = true;
@@ -1423,6 +1523,8 @@ policy_free(struct policy *p)
 		free(t->root);
 		free(t->profile_name);
 		free(t->authorized_keys);
+		free(t->maint_user);
+		free(t->maint_from);
 		free(t->file);
 	}
 	free(p->tenants);
@@ -1430,6 +1532,7 @@ policy_free(struct policy *p)
 	free(p->control_socket);
 	free(p->journal_socket);
 	free(p->attic);
+	free(p->state_dir);
 	free(p);
 	return NULL;
 }

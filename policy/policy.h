@@ -51,6 +51,13 @@ struct policy_profile {
 	char *file;
 };
 
+/* An address or prefix of maintenance-from ("192.0.2.7", "2001:db8::/32"). */
+struct policy_addr {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];	/* network byte order; the first 4 bytes for AF_INET */
+	unsigned prefix;	/* bits that must match: 0..32 or 0..128 */
+};
+
 struct policy_tenant {
 	char *name;
 	char *user;		/* the system user sshd runs vault-sftp as */
@@ -62,6 +69,15 @@ struct policy_tenant {
 	uint64_t quota_files;	/* 0: none */
 	bool write_only;	/* list yes, read back sealed content no */
 	uint64_t retention_s;	/* minimum age before vaultctl prunes; 0: none */
+	/*
+	 * maintenance-user: a second system user whose vault-sftp sessions on
+	 * this root may remove or replace sealed and versioned files, each one
+	 * moved into the attic by vaultd (a tool's own prune, restic forget
+	 * --prune). NULL: none. Only from the maint_from addresses.
+	 */
+	char *maint_user;
+	struct policy_addr *maint_from;
+	size_t n_maint_from;
 	unsigned line;
 	char *file;
 };
@@ -85,6 +101,7 @@ struct policy {
 	bool kernel_audit;		/* vaultd also writes AUDIT_USER_MSG records (default yes) */
 	uint64_t settle_s;		/* a catch-up scan leaves files changed this recently to the watcher */
 	uint64_t attic_grace_s;		/* vaultctl attic purge waits this long after a move (default 30d) */
+	char *state_dir;		/* vaultd's own records (the ledger); default /var/lib/sealvault */
 	struct policy_profile *profiles;
 	size_t n_profiles;
 	struct policy_tenant *tenants;
@@ -129,6 +146,19 @@ const struct policy_rule *policy_match(const struct policy_profile *prof, const 
 enum policy_class policy_classify(const struct policy_profile *prof, const char *vpath);
 
 const char *policy_class_name(enum policy_class c);
+
+/*
+ * An IPv4 or IPv6 address, or a prefix "ADDR/BITS" whose host bits are
+ * zero (as sshd's from= wants them). 0 or -EINVAL.
+ */
+int policy_parse_addr(const char *s, struct policy_addr *ret);
+
+/*
+ * Whether addr, a numeric client address as sshd puts it in
+ * SSH_CONNECTION (an IPv4-mapped IPv6 address counts as IPv4), is in t's
+ * maintenance-from. False for anything unparsable, or without the list.
+ */
+bool policy_maint_from_allows(const struct policy_tenant *t, const char *addr);
 
 /* "90d", "12h", "30" (seconds): s, m, h, d or w. 0, -EINVAL or -ERANGE. */
 int policy_parse_duration(const char *s, uint64_t *ret);

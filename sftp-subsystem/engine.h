@@ -37,6 +37,7 @@ struct sftp_session {
 	char *label;
 	const struct policy_profile *profile;	/* NULL: every path sealed */
 	bool write_only;
+	bool maintenance;	/* see sftp_session_config */
 	struct quota quota;
 	int fatal;		/* a reply could not be queued: the session must end */
 };

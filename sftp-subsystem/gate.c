@@ -38,6 +38,27 @@ gate_request(const struct sftp_session *s, const struct sftp_request_type *t)
 	return (struct gate_verdict){ .status = SSH_FX_OK, .action = POLICY_ALLOW };
 }
 
+/*
+ * A maintenance session prunes: what would destroy a finished file goes to
+ * the attic instead, and only vaultd, which owns the attic and can move a
+ * sealed file, may take it there.
+ */
+static struct policy_decision
+maintenance_decide(const struct sftp_session *s, enum policy_op op, struct policy_decision d)
+{
+	if (!policy_class_seals(d.cls) ||
+	    (op != POLICY_OP_REMOVE && op != POLICY_OP_REPLACE && op != POLICY_OP_RENAME_TO_EXISTING))
+		return d;
+	if (s->hooks.attic == NULL) {
+		d.action = POLICY_REFUSE;
+		d.reason = "maintenance removes files only through vaultd's attic, which is not reachable";
+	} else {
+		d.action = POLICY_ATTIC;
+		d.reason = NULL;
+	}
+	return d;
+}
+
 struct gate_verdict
 gate_path(const struct sftp_session *s, enum policy_op op, const char *vpath)
 {
@@ -46,6 +67,8 @@ gate_path(const struct sftp_session *s, enum policy_op op, const char *vpath)
 	if (path_is_reserved(vpath))
 		return gate_deny("name reserved by the vault");
 	d = policy_decide(s != NULL ? s->profile : NULL, s != NULL && s->write_only, op, vpath);
+	if (s != NULL && s->maintenance)
+		d = maintenance_decide(s, op, d);
 	return (struct gate_verdict){
 		.status = d.action == POLICY_REFUSE ? SSH_FX_PERMISSION_DENIED : SSH_FX_OK,
 		.reason = d.reason,

@@ -78,16 +78,16 @@ wait_for(int sock, short events, int64_t deadline)
 	}
 }
 
-/* One request with one fd, one reply: seal and attic share it, by magic. */
+/* One request with one fd (or none: fd -1, for maintenance), one reply; by magic. */
 static int
-request(int sock, uint32_t magic, int fd, const char *vpath, char *reason, size_t n)
+request(int sock, uint32_t magic, int fd, const char *vpath, int timeout_ms, char *reason, size_t n)
 {
 	unsigned char req[SEAL_PROTO_REQUEST_MAX], rep[SEAL_PROTO_REPLY_MAX + 1];
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	int64_t deadline = now_ms() + SEAL_CLIENT_TIMEOUT_MS;
+	int64_t deadline = now_ms() + timeout_ms;
 	struct iovec iov;
 	struct msghdr mh = { 0 };
 	struct cmsghdr *c;
@@ -97,7 +97,7 @@ request(int sock, uint32_t magic, int fd, const char *vpath, char *reason, size_
 	int err;
 
 	set_reason(reason, n, "");
-	if (sock < 0 || fd < 0 || vpath == NULL) {
+	if (sock < 0 || (fd < 0 && magic != SEAL_PROTO_MAGIC_MAINT) || vpath == NULL) {
 		set_reason(reason, n, "no connection to the seal broker");
 		return sock < 0 ? -ENOTCONN : -EINVAL;
 	}
@@ -114,13 +114,15 @@ request(int sock, uint32_t magic, int fd, const char *vpath, char *reason, size_
 	memset(&ctl, 0, sizeof(ctl));
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	mh.msg_control = ctl.buf;
-	mh.msg_controllen = sizeof(ctl.buf);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (fd >= 0) {
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
 
 	for (;;) {
 		r = sendmsg(sock, &mh, MSG_NOSIGNAL);
@@ -179,13 +181,19 @@ fail:
 int
 seal_client_seal(int sock, int fd, const char *vpath, char *reason, size_t n)
 {
-	return request(sock, SEAL_PROTO_MAGIC, fd, vpath, reason, n);
+	return request(sock, SEAL_PROTO_MAGIC, fd, vpath, SEAL_CLIENT_TIMEOUT_MS, reason, n);
 }
 
 int
 seal_client_attic(int sock, int fd, const char *vpath, char *reason, size_t n)
 {
-	return request(sock, SEAL_PROTO_MAGIC_ATTIC, fd, vpath, reason, n);
+	return request(sock, SEAL_PROTO_MAGIC_ATTIC, fd, vpath, SEAL_CLIENT_TIMEOUT_MS, reason, n);
+}
+
+int
+seal_client_maintenance(int sock, char *reason, size_t n)
+{
+	return request(sock, SEAL_PROTO_MAGIC_MAINT, -1, "/", SEAL_CLIENT_MAINT_TIMEOUT_MS, reason, n);
 }
 
 /* Copies s (cut to max - 1 bytes) and its NUL to p; returns the bytes written. */

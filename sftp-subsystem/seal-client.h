@@ -11,6 +11,8 @@
 
 /* How long seal_client_seal waits for the broker's reply. */
 #define SEAL_CLIENT_TIMEOUT_MS	10000
+/* seal_client_maintenance: vaultd walks the tenant's whole tree first. */
+#define SEAL_CLIENT_MAINT_TIMEOUT_MS	120000
 
 /* Connects to the broker's socket. Returns the fd (CLOEXEC) or a negative errno. */
 int seal_client_connect(const char *socket_path);
@@ -29,6 +31,13 @@ int seal_client_seal(int sock, int fd, const char *vpath, char *reason, size_t n
  * (it is replaced or removed next). Same returns as seal_client_seal.
  */
 int seal_client_attic(int sock, int fd, const char *vpath, char *reason, size_t n);
+
+/*
+ * Tells the broker that a maintenance session (this process runs as the
+ * tenant's maintenance user) begins, and waits until vaultd opened the
+ * tenant's directories to it. Same returns as seal_client_seal.
+ */
+int seal_client_maintenance(int sock, char *reason, size_t n);
 
 /*
  * Tells the broker about a refusal given to the client, for vaultd's audit

@@ -52,6 +52,7 @@ sftp_session_new(const struct sftp_session_config *config, const struct sftp_hoo
 	s->log = (struct sftp_log){ .hooks = &s->hooks, .label = s->label };
 	s->profile = config->profile;
 	s->write_only = config->write_only;
+	s->maintenance = config->maintenance;
 	s->quota = (struct quota){ .max_bytes = config->quota_bytes, .max_files = config->quota_files };
 	if ((s->quota.max_bytes != 0 || s->quota.max_files != 0) &&
 	    (err = quota_scan(s->root_fd, &s->quota.bytes, &s->quota.files)) < 0) {

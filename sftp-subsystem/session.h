@@ -84,6 +84,12 @@ struct sftp_session_config {
 	const struct policy_profile *profile;
 	/* List the tree, but never read back the content of sealed files. */
 	bool write_only;
+	/*
+	 * A maintenance session (the tenant's maintenance-user, policy.h):
+	 * removing or replacing a sealed or versioned file moves it into the
+	 * attic through hooks.attic (vaultd), and is refused without that hook.
+	 */
+	bool maintenance;
 	/* Quotas of the tenant (0: none), counted from a scan of the root at start. */
 	uint64_t quota_bytes;
 	uint64_t quota_files;

@@ -69,7 +69,10 @@ usage(FILE *f)
 		"With --config, finished uploads are made immutable by vaultd's seal broker\n"
 		"(the config's broker-socket). If it cannot be reached, vault-sftp says that\n"
 		"kernel sealing is off and serves anyway, or with --require-broker refuses\n"
-		"to start.\n");
+		"to start.\n"
+		"Run as a tenant's maintenance-user, it serves that tenant in maintenance\n"
+		"mode: only from the addresses of maintenance-from (SSH_CONNECTION), and a\n"
+		"removed or replaced sealed file goes to vaultd's attic.\n");
 }
 
 static int
@@ -345,20 +348,32 @@ raise_fd_limit(unsigned want_handles)
 }
 
 #ifndef SEALVAULT_STATIC_BUILD
+static bool
+is_maint_user(const struct policy_tenant *t, const struct passwd *pw)
+{
+	return pw != NULL && t->maint_user != NULL && strcmp(t->maint_user, pw->pw_name) == 0;
+}
+
 /*
- * The tenant this session serves: named by --tenant, else the one named
- * like the login user, else the one whose user it is. A tenant of another
- * user is refused: the command line cannot pick someone else's vault.
+ * The tenant this session serves: named by --tenant, else the one whose
+ * maintenance-user the login user is, else the one named like the login
+ * user, else the one whose user it is. A tenant of another user is
+ * refused: the command line cannot pick someone else's vault. The
+ * maintenance user gets its tenant in maintenance mode (*ret_maintenance).
  */
 static const struct policy_tenant *
-find_tenant(const struct policy *p, const char *wanted)
+find_tenant(const struct policy *p, const char *wanted, bool *ret_maintenance)
 {
 	const struct passwd *pw = getpwuid(getuid());
 	const struct policy_tenant *t = NULL;
 
+	*ret_maintenance = false;
 	if (wanted != NULL)
 		t = policy_tenant(p, wanted);
-	else if (pw != NULL && (t = policy_tenant(p, pw->pw_name)) == NULL)
+	for (size_t i = 0; wanted == NULL && i < p->n_tenants && t == NULL; i++)
+		if (is_maint_user(&p->tenants[i], pw))
+			t = &p->tenants[i];
+	if (t == NULL && wanted == NULL && pw != NULL && (t = policy_tenant(p, pw->pw_name)) == NULL)
 		for (size_t i = 0; i < p->n_tenants && t == NULL; i++)
 			if (strcmp(p->tenants[i].user, pw->pw_name) == 0)
 				t = &p->tenants[i];
@@ -367,15 +382,51 @@ find_tenant(const struct policy *p, const char *wanted)
 		    wanted ? "" : (pw ? pw->pw_name : "?"));
 		return NULL;
 	}
-	if (getuid() != 0 && (pw == NULL || strcmp(t->user, pw->pw_name) != 0)) {
+	*ret_maintenance = is_maint_user(t, pw);
+	if (getuid() != 0 && !*ret_maintenance && (pw == NULL || strcmp(t->user, pw->pw_name) != 0)) {
 		say(LOG_ERR, "tenant %s belongs to user %s, not to this one", t->name, t->user);
 		return NULL;
 	}
 	return t;
 }
 
+/*
+ * The first wall of a maintenance login is sshd's from= on its key; this
+ * is the second: the client's address, as sshd put it in SSH_CONNECTION
+ * (a client cannot set that variable), must be in maintenance-from.
+ */
 static int
-load_tenant(const struct options *o, struct policy **ret_policy, const struct policy_tenant **ret_tenant)
+check_maintenance_from(const struct policy *p, const struct policy_tenant *t)
+{
+	const char *conn = getenv("SSH_CONNECTION");
+	char addr[64] = "", qaddr[160], why[256];
+	size_t len = conn != NULL ? strcspn(conn, " ") : 0;
+	int sock;
+
+	if (len > 0) {
+		/* Longer than any address: cut, it is refused anyway. */
+		memcpy(addr, conn, len < sizeof(addr) ? len : sizeof(addr) - 1);
+		if (len < sizeof(addr) && policy_maint_from_allows(t, addr))
+			return 0;
+		log_quote(qaddr, sizeof(qaddr), addr);
+	} else {
+		snprintf(qaddr, sizeof(qaddr), "an unknown address (no SSH_CONNECTION)");
+	}
+	snprintf(why, sizeof(why), "maintenance login from %s refused: not in maintenance-from", qaddr);
+	say(LOG_ERR, "tenant %s: %s", t->name, why);
+	fprintf(stderr, "vault-sftp: maintenance of tenant %s is not allowed from %s\n", t->name, qaddr);
+	/* vaultd audits it under the tenant too, when it runs. */
+	sock = seal_client_connect(p->broker_socket);
+	if (sock >= 0) {
+		(void)seal_client_report(sock, "maintenance-login", "/", why);
+		close(sock);
+	}
+	return -EPERM;
+}
+
+static int
+load_tenant(const struct options *o, struct policy **ret_policy, const struct policy_tenant **ret_tenant,
+	    bool *ret_maintenance)
 {
 	struct policy_error perr = { 0 };
 	struct policy *p = NULL;
@@ -389,10 +440,14 @@ load_tenant(const struct options *o, struct policy **ret_policy, const struct po
 			say(LOG_ERR, "%s: %s", perr.file[0] ? perr.file : o->config, perr.message);
 		return err;
 	}
-	*ret_tenant = find_tenant(p, o->tenant);
+	*ret_tenant = find_tenant(p, o->tenant, ret_maintenance);
 	if (*ret_tenant == NULL) {
 		policy_free(p);
 		return -ENOENT;
+	}
+	if (*ret_maintenance && check_maintenance_from(p, *ret_tenant) < 0) {
+		policy_free(p);
+		return -EPERM;
 	}
 	*ret_policy = p;
 	return 0;
@@ -524,11 +579,34 @@ refusal_hook(void *ctx, const char *op, const char *path, const char *reason)
 		(void)seal_client_report(seal_sock, op, path, reason);
 }
 
-static int
-run_session(const struct options *o, const struct policy_tenant *tenant, const char *broker_socket,
-	    const struct hash_request *hash)
+/*
+ * A maintenance session tells vaultd it begins (vaultd opens the tenant's
+ * directories to the maintenance user). If vaultd refuses, the broker is
+ * of no use to this session: seal_sock is closed (its error kept), and
+ * the caller goes on as without a broker.
+ */
+static void
+begin_maintenance(const struct policy_tenant *tenant)
 {
-	char root[PATH_MAX], uid_label[32];
+	char reason[SEAL_PROTO_REASON_MAX], qreason[2 * SEAL_PROTO_REASON_MAX];
+	int r = seal_client_maintenance(seal_sock, reason, sizeof(reason));
+
+	if (r == 0) {
+		say(LOG_NOTICE, "maintenance session of tenant %s: removed and replaced files go to the attic",
+		    tenant->name);
+		return;
+	}
+	log_quote(qreason, sizeof(qreason), reason);
+	say(LOG_ERR, "vaultd refused the maintenance session of tenant %s: %s", tenant->name, qreason);
+	close(seal_sock);
+	seal_sock = r;
+}
+
+static int
+run_session(const struct options *o, const struct policy_tenant *tenant, bool maintenance,
+	    const char *broker_socket, const struct hash_request *hash)
+{
+	char root[PATH_MAX], uid_label[32], maint_label[96];
 	struct confine_options copts = { .require_landlock = o->require_landlock };
 	struct sftp_hooks hooks = { .log = log_hook };
 	struct sftp_session_config cfg = { 0 };
@@ -542,6 +620,7 @@ run_session(const struct options *o, const struct policy_tenant *tenant, const c
 		cfg.write_only = tenant->write_only;
 		cfg.quota_bytes = tenant->quota_bytes;
 		cfg.quota_files = tenant->quota_files;
+		cfg.maintenance = maintenance;
 	}
 	err = expand_root(o->root != NULL ? o->root : tenant->root, root, sizeof(root));
 	if (err < 0) {
@@ -573,6 +652,8 @@ run_session(const struct options *o, const struct policy_tenant *tenant, const c
 	cfg.max_handles = raise_fd_limit(o->max_handles ? o->max_handles : SFTP_DEFAULT_HANDLES);
 	if (broker_socket != NULL && hash == NULL) {
 		seal_sock = seal_client_connect(broker_socket);
+		if (seal_sock >= 0 && maintenance)
+			begin_maintenance(tenant);
 		if (seal_sock >= 0) {
 			hooks.seal = seal_hook;
 			hooks.refusal = refusal_hook;
@@ -586,6 +667,9 @@ run_session(const struct options *o, const struct policy_tenant *tenant, const c
 			say(LOG_WARNING, "WARNING: kernel sealing is OFF: broker unreachable at %s: %s",
 			    broker_socket, strerror(-seal_sock));
 		}
+		if (maintenance && seal_sock < 0)
+			say(LOG_WARNING, "WARNING: maintenance without vaultd: removing or replacing sealed "
+			    "and versioned files is refused");
 	}
 
 	err = confine_self(root_fd, &copts, &abi, &what);
@@ -611,6 +695,9 @@ run_session(const struct options *o, const struct policy_tenant *tenant, const c
 	cfg.n_groups = names.n_groups;
 	if (o->label != NULL) {
 		cfg.client_label = o->label;
+	} else if (tenant != NULL && maintenance) {
+		snprintf(maint_label, sizeof(maint_label), "%s (maintenance)", tenant->name);
+		cfg.client_label = maint_label;
 	} else if (tenant != NULL) {
 		cfg.client_label = tenant->name;
 	} else if (names.user[0] != '\0') {
@@ -643,6 +730,7 @@ run(const struct options *o)
 	struct policy *policy = NULL;
 	struct hash_request hash;
 	enum client_command cmd;
+	bool maintenance = false;
 	int r;
 
 	/* Under a ForceCommand, sshd says what the client asked for. */
@@ -661,11 +749,11 @@ run(const struct options *o)
 		say(LOG_ERR, "--config is not available in the static build; use --root");
 		return 1;
 #else
-		if (load_tenant(o, &policy, &tenant) < 0)
+		if (load_tenant(o, &policy, &tenant, &maintenance) < 0)
 			return 1;
 #endif
 	}
-	r = run_session(o, tenant, policy != NULL ? policy->broker_socket : NULL,
+	r = run_session(o, tenant, maintenance, policy != NULL ? policy->broker_socket : NULL,
 			cmd == COMMAND_HASH ? &hash : NULL);
 	policy_free(policy);
 	return r;

@@ -170,9 +170,9 @@ attic_ops_move(const struct vault_tenant *t, int fd, const struct stat *st, cons
 	 * tenant's: that one takes the flag off first (a window of two calls).
 	 */
 	if (t->uid != 0 && st->st_uid != 0) {
-		r = protect_file(fd, t->uid);
+		r = protect_file(fd, t->uid, t->maint_uid);
 		if (r == -EPERM && (r = set_immutable(fd, false)) == 0)
-			r = protect_file(fd, t->uid);
+			r = protect_file(fd, t->uid, t->maint_uid);
 		if (r < 0) {
 			(void)set_immutable(fd, true);
 			close(adir);

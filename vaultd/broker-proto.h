@@ -21,6 +21,11 @@
  * being the current file at vpath, a versioned one about to be replaced or
  * removed; vaultd moves it into the attic (sealed) and replies the same way.
  *
+ * Maintenance request: as a seal request with SEAL_PROTO_MAGIC_MAINT, the
+ * path "/" and no fd, sent once by a maintenance session (the tenant's
+ * maintenance-user) before it serves; vaultd protects every directory of
+ * the tenant's root for both its users and replies the same way.
+ *
  * Report (one message, no fd, no reply): a refusal vault-sftp gave its
  * client, for vaultd's audit trail.
  *   u32  SEAL_PROTO_MAGIC_REPORT
@@ -36,6 +41,7 @@
 #define SEAL_PROTO_MAGIC	0x53564c31u	/* "SVL1": magic and version in one */
 #define SEAL_PROTO_MAGIC_REPORT	0x53565231u	/* "SVR1" */
 #define SEAL_PROTO_MAGIC_ATTIC	0x53564131u	/* "SVA1": move a versioned file to the attic */
+#define SEAL_PROTO_MAGIC_MAINT	0x53564d31u	/* "SVM1": a maintenance session begins */
 #define SEAL_PROTO_PATH_MAX	4096		/* vpath length, NUL excluded, is below this */
 #define SEAL_PROTO_REASON_MAX	256
 #define SEAL_PROTO_OP_MAX	32

@@ -18,6 +18,7 @@
 
 #include "attic-ops.h"
 #include "path.h"
+#include "protect.h"
 
 /* More fds than the one allowed, so that extra ones are received and closed, not leaked. */
 #define MAX_RX_FDS	16
@@ -78,9 +79,10 @@ check_identity(const struct vault_tenant *t, const struct stat *st, const char *
 }
 
 /*
- * The checks every fd request passes: the peer is a tenant's user, the
- * path is clean and not reserved, and fd is the regular, singly linked
- * file at that path inside that tenant's root. Returns the tenant, or
+ * The checks every fd request passes: the peer is a tenant's user or
+ * maintenance user, the path is clean and not reserved, and fd is the
+ * regular, singly linked file at that path inside that tenant's root.
+ * Returns the tenant (out->maintenance says which of its users asked), or
  * NULL with out->status and out->reason set.
  */
 static struct vault_tenant *
@@ -97,8 +99,9 @@ check_request(const struct tenant_table *tab, uid_t uid, int fd, const char *vpa
 	out->tenant = NULL;
 	/* Who asks: for the log, before any check can refuse. */
 	for (size_t i = 0; i < tab->n && out->tenant == NULL; i++)
-		if (tab->t[i].ok && tab->t[i].uid == uid)
+		if (tenant_serves_uid(&tab->t[i], uid))
 			out->tenant = &tab->t[i];
+	out->maintenance = out->tenant != NULL && tenant_is_maint_uid(out->tenant, uid);
 	if (out->tenant == NULL) {
 		refuse(out, -EPERM, "uid %u is the user of no tenant", (unsigned)uid);
 		return NULL;
@@ -135,7 +138,7 @@ check_request(const struct tenant_table *tab, uid_t uid, int fd, const char *vpa
 			return NULL;
 		}
 		for (size_t i = 0; i < tab->n && !ours; i++)
-			ours = tab->t[i].ok && tab->t[i].uid == uid &&
+			ours = tenant_serves_uid(&tab->t[i], uid) &&
 			       tab->t[i].dev == makedev(stx.stx_dev_major, stx.stx_dev_minor);
 		if (!ours) {
 			refuse(out, -EXDEV, "the file is not on the tenant's filesystem");
@@ -161,7 +164,7 @@ check_request(const struct tenant_table *tab, uid_t uid, int fd, const char *vpa
 	for (size_t i = 0; i < tab->n && cand == NULL; i++) {
 		struct vault_tenant *t = &tab->t[i];
 
-		if (!t->ok || t->uid != uid)
+		if (!tenant_serves_uid(t, uid))
 			continue;
 		err = check_identity(t, st, vpath, out);
 		if (err == 0)
@@ -177,6 +180,7 @@ check_request(const struct tenant_table *tab, uid_t uid, int fd, const char *vpa
 		return NULL;
 	}
 	out->tenant = cand;
+	out->maintenance = tenant_is_maint_uid(cand, uid);
 	out->reason[0] = '\0';
 	out->status = 0;
 	return cand;
@@ -214,13 +218,46 @@ broker_attic_fd(const struct tenant_table *tab, uid_t uid, int fd, const char *v
 	t = check_request(tab, uid, fd, vpath, &st, out);
 	if (t == NULL)
 		return out->status;
+	/*
+	 * Versioned files go to the attic on the tenant's own request; sealed
+	 * ones only on its maintenance user's (a tool's prune, from the
+	 * addresses vault-sftp checked), which the tenant's uid cannot be.
+	 */
 	d = policy_decide(t->conf->profile, t->conf->write_only, POLICY_OP_REMOVE, vpath);
-	if (d.action != POLICY_ATTIC)
-		return refuse(out, -EPERM, "the path is in the %s class, which has no attic",
-			      policy_class_name(d.cls));
+	if (d.action != POLICY_ATTIC && !(d.cls == POLICY_SEAL && out->maintenance))
+		return refuse(out, -EPERM, "the path is in the %s class, which has no attic%s",
+			      policy_class_name(d.cls),
+			      d.cls == POLICY_SEAL ? " (only for the tenant's maintenance user)" : "");
 	r = attic_ops_move(t, fd, &st, vpath, out->reason, sizeof(out->reason));
 	out->status = r;
 	return r;
+}
+
+int
+broker_maint_begin(const struct tenant_table *tab, uid_t uid, struct broker_outcome *out)
+{
+	struct vault_tenant *t = NULL;
+	int r;
+
+	out->kind = BROKER_MAINT;
+	out->status = 0;
+	out->reason[0] = '\0';
+	for (size_t i = 0; i < tab->n && t == NULL; i++)
+		if (tenant_is_maint_uid(&tab->t[i], uid))
+			t = &tab->t[i];
+	out->tenant = t;
+	out->maintenance = t != NULL;
+	if (t == NULL) {
+		for (size_t i = 0; i < tab->n && out->tenant == NULL; i++)
+			if (tenant_serves_uid(&tab->t[i], uid))
+				out->tenant = &tab->t[i];
+		return refuse(out, -EPERM, "uid %u is the maintenance user of no tenant", (unsigned)uid);
+	}
+	r = protect_tree(t->root_fd, t->uid, t->maint_uid, &out->dirs_protected);
+	if (r < 0)
+		return refuse(out, r, "not every directory could be opened to the maintenance user: %s",
+			      strerror(-r));
+	return 0;
 }
 
 /*
@@ -251,8 +288,9 @@ parse_report(const struct tenant_table *tab, const unsigned char *p, size_t len,
 		return -EPROTO;
 	}
 	for (size_t i = 0; i < tab->n && out->tenant == NULL; i++)
-		if (tab->t[i].ok && tab->t[i].uid == out->uid)
+		if (tenant_serves_uid(&tab->t[i], out->uid))
 			out->tenant = &tab->t[i];
+	out->maintenance = out->tenant != NULL && tenant_is_maint_uid(out->tenant, out->uid);
 	if (out->tenant == NULL) {
 		snprintf(out->reason, sizeof(out->reason), "report from uid %u, the user of no tenant",
 			 (unsigned)out->uid);
@@ -347,7 +385,7 @@ broker_serve_one(const struct tenant_table *tab, int conn, struct broker_outcome
 		out->kind = BROKER_REPORT;
 		return parse_report(tab, buf + sizeof(magic), (size_t)r - sizeof(magic), out);
 	}
-	if (magic != SEAL_PROTO_MAGIC && magic != SEAL_PROTO_MAGIC_ATTIC) {
+	if (magic != SEAL_PROTO_MAGIC && magic != SEAL_PROTO_MAGIC_ATTIC && magic != SEAL_PROTO_MAGIC_MAINT) {
 		err = refuse(out, -EPROTO, "wrong protocol magic or version");
 		goto reply_close;
 	}
@@ -360,6 +398,14 @@ broker_serve_one(const struct tenant_table *tab, int conn, struct broker_outcome
 		goto reply_close;
 	}
 	snprintf(out->path, sizeof(out->path), "%s", (char *)buf + sizeof(magic));
+	if (magic == SEAL_PROTO_MAGIC_MAINT) {
+		if (nfds != 0 || strcmp(out->path, "/") != 0) {
+			err = refuse(out, -EPROTO, "a maintenance request names \"/\" and passes no fd");
+			goto reply_close;
+		}
+		broker_maint_begin(tab, cred.uid, out);
+		goto reply;
+	}
 	if (nfds != 1) {
 		/* A well-formed request with the wrong fd count: refuse it, keep the connection. */
 		refuse(out, -EINVAL, "expected exactly one fd, got %d", nfds);

@@ -9,6 +9,7 @@
 #ifndef SEALVAULT_BROKER_H
 #define SEALVAULT_BROKER_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "broker-proto.h"
@@ -19,6 +20,7 @@ enum broker_kind {
 	BROKER_SEAL,		/* a seal request, answered */
 	BROKER_ATTIC,		/* a versioned file to move into the attic, answered */
 	BROKER_REPORT,		/* a refusal vault-sftp reports: op, path, reason */
+	BROKER_MAINT,		/* a maintenance session begins: its tenant's directories opened to it */
 };
 
 struct broker_outcome {
@@ -31,6 +33,7 @@ struct broker_outcome {
 	char path[SEAL_PROTO_PATH_MAX];		/* the vault path, raw ("" if none) */
 	pid_t pid;				/* the peer, from SO_PEERCRED */
 	uid_t uid;
+	bool maintenance;			/* the peer is the tenant's maintenance user */
 	unsigned dirs_protected;
 };
 
@@ -53,10 +56,20 @@ int broker_seal_fd(const struct tenant_table *tab, uid_t uid, int fd, const char
 
 /*
  * Moves fd, the versioned file a peer with uid passed for vpath, into the
- * tenant's attic, sealed there (and stamped SEAL_XATTR_ATTIC). Returns 0
- * or -errno with out->reason filled; on failure the file stays, sealed.
+ * tenant's attic, sealed there (and stamped SEAL_XATTR_ATTIC); a sealed
+ * file only when uid is the tenant's maintenance user. Returns 0 or -errno
+ * with out->reason filled; on failure the file stays, sealed.
  */
 int broker_attic_fd(const struct tenant_table *tab, uid_t uid, int fd, const char *vpath,
 		    struct broker_outcome *out);
+
+/*
+ * A maintenance session of the tenant whose maintenance user uid is
+ * begins: every directory of its root is protected for both its users
+ * (protect_tree), so that the maintenance user reaches what the tenant
+ * made. out->dirs_protected counts the changed ones. 0 or -errno (-EPERM:
+ * uid is the maintenance user of no tenant) with out->reason filled.
+ */
+int broker_maint_begin(const struct tenant_table *tab, uid_t uid, struct broker_outcome *out);
 
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "ledger.h"
 #include "scan.h"
 #include "watcher.h"
 
@@ -62,7 +63,9 @@ control_status_json(struct vaultd *vd, char *buf, size_t size)
 {
 	struct out o = { .buf = buf, .size = size };
 	const struct scan_stats *sc = scanner_last(vd->scanner);
+	struct ledger_stats ls;
 
+	ledger_stats(vd->ledger, &ls);
 	put(&o, "{\"version\":\"%s\",\"pid\":%d,\"uptime_s\":%lld,", SEALVAULT_VERSION, (int)getpid(),
 	    (long long)(time(NULL) - vd->started));
 	put(&o, "\"watcher\":\"%s\",\"kernel_sealing\":%s,\"audit\":",
@@ -76,6 +79,9 @@ control_status_json(struct vaultd *vd, char *buf, size_t size)
 	    (unsigned long long)vd->n.reports, (unsigned long long)vd->n.events,
 	    (unsigned long long)vd->n.overflows, (unsigned long long)vd->n.dirs_protected,
 	    (unsigned long long)audit_suppressed(vd->audit));
+	put(&o, "\"ledger\":{\"queued\":%llu,\"hashed\":%llu,\"dropped\":%llu,\"failed\":%llu},",
+	    (unsigned long long)ls.queued, (unsigned long long)ls.hashed,
+	    (unsigned long long)ls.dropped, (unsigned long long)ls.failed);
 	put(&o, "\"scan\":{\"running\":%s,", scanner_busy(vd->scanner) ? "true" : "false");
 	if (sc->started.tv_sec)
 		put(&o, "\"last_started\":%lld,\"last_duration_ms\":%llu,\"files\":%llu,\"dirs\":%llu,"
@@ -127,7 +133,9 @@ control_status_text(struct vaultd *vd, char *buf, size_t size)
 {
 	struct out o = { .buf = buf, .size = size };
 	const struct scan_stats *sc = scanner_last(vd->scanner);
+	struct ledger_stats ls;
 
+	ledger_stats(vd->ledger, &ls);
 	put(&o, "vaultd %s, pid %d, up %llds\n", SEALVAULT_VERSION, (int)getpid(),
 	    (long long)(time(NULL) - vd->started));
 	put(&o, "kernel sealing: %s\nwatcher: %s\naudit: %s (%llu suppressed)\n",
@@ -140,6 +148,9 @@ control_status_text(struct vaultd *vd, char *buf, size_t size)
 	    (unsigned long long)vd->n.refused, (unsigned long long)vd->n.failed,
 	    (unsigned long long)vd->n.reports, (unsigned long long)vd->n.events,
 	    (unsigned long long)vd->n.overflows, (unsigned long long)vd->n.dirs_protected);
+	put(&o, "ledger: %llu queued, %llu hashed, %llu dropped, %llu failed\n",
+	    (unsigned long long)ls.queued, (unsigned long long)ls.hashed,
+	    (unsigned long long)ls.dropped, (unsigned long long)ls.failed);
 	if (scanner_busy(vd->scanner))
 		put(&o, "catch-up scan: running\n");
 	else if (sc->started.tv_sec)

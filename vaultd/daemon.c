@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "ledger.h"
 #include "scan.h"
 #include "watcher.h"
 
@@ -40,7 +41,9 @@ audit_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath, const c
 	switch (res->outcome) {
 	case SEAL_DONE:
 		r.event = AUDIT_SEALED;
-		r.priority = LOG_INFO;
+		r.priority = res->resealed ? LOG_WARNING : LOG_INFO;
+		if (res->resealed)
+			r.reason = "sealed again: its flag had been cleared (the first seal time is kept)";
 		break;
 	case SEAL_REFUSED:
 		r.event = AUDIT_SEAL_REFUSED;
@@ -108,6 +111,8 @@ vaultd_found_file(struct vaultd *vd, struct vault_tenant *t, int fd, const struc
 
 	seal_file(t, fd, st, vpath, &res);
 	vaultd_count_seal(vd, t, &res);
+	if (res.outcome == SEAL_DONE)
+		(void)ledger_add(vd->ledger, t, vpath);
 	audit_seal(vd, t, vpath, source, &res);
 	return res.outcome;
 }

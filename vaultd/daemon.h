@@ -19,6 +19,7 @@
 
 struct watcher;
 struct scanner;
+struct ledger;
 
 struct vaultd_counters {
 	uint64_t sealed;	/* sealed now, by any source */
@@ -37,6 +38,7 @@ struct vaultd {
 	struct audit *audit;
 	struct watcher *watcher;
 	struct scanner *scanner;
+	struct ledger *ledger;		/* SHA-256 of each file sealed (ledger.h) */
 	struct vaultd_counters n;
 	time_t started;
 	bool sealing;		/* holds CAP_LINUX_IMMUTABLE: kernel sealing is on */

@@ -5,6 +5,7 @@
  * is added while the tenant still owns it, and only then is it re-owned,
  * so a failure (a filesystem without ACLs) leaves the directory as it was.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -131,51 +132,75 @@ acl_grant(int fd, uid_t uid, unsigned perms)
 	return r;
 }
 
-int
-protect_dir(int dirfd, uid_t tenant_uid, bool *changed)
+/* 1 if every uid of uids[0..n) has rwx (mask rwx), 0 if one has not, or -errno. */
+static int
+acl_grants_all(int fd, const uid_t *uids, size_t n)
 {
+	for (size_t i = 0; i < n; i++) {
+		int r = acl_grants(fd, uids[i]);
+
+		if (r <= 0)
+			return r;
+	}
+	return 1;
+}
+
+/* Gives every uid of uids[0..n) that lacks it rwx; *changed set when one was added. */
+static int
+acl_grant_all(int fd, const uid_t *uids, size_t n, bool *changed)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = acl_grants(fd, uids[i]);
+
+		if (r == 0)
+			r = acl_grant(fd, uids[i], ACL_READ | ACL_WRITE | ACL_EXECUTE);
+		else if (r == 1)
+			continue;
+		if (r < 0)
+			return r;
+		if (changed != NULL)
+			*changed = true;
+	}
+	return 0;
+}
+
+int
+protect_dir(int dirfd, uid_t tenant_uid, uid_t maint_uid, bool *changed)
+{
+	const uid_t uids[2] = { tenant_uid, maint_uid };
+	size_t n = maint_uid == PROTECT_NO_UID ? 1 : 2;
 	struct stat st;
 	mode_t want;
 	int granted, r;
 
 	if (changed != NULL)
 		*changed = false;
-	if (tenant_uid == 0)
+	if (tenant_uid == 0 || maint_uid == 0 || maint_uid == tenant_uid)
 		return -EINVAL;
 	if (fstat(dirfd, &st) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	granted = acl_grants(dirfd, tenant_uid);
+	granted = acl_grants_all(dirfd, uids, n);
 	if (granted < 0)
 		return granted;
 	if (granted && protect_dir_is_done(&st))
 		return 0;
 
 	if (st.st_uid != 0) {
-		if (!granted) {
-			r = acl_grant(dirfd, tenant_uid, ACL_READ | ACL_WRITE | ACL_EXECUTE);
-			if (r < 0)
-				return r;
-			if (changed != NULL)
-				*changed = true;
-		}
+		if (!granted && (r = acl_grant_all(dirfd, uids, n, changed)) < 0)
+			return r;
 		if (fchown(dirfd, 0, (gid_t)-1) < 0)
 			return -errno;
 		if (changed != NULL)
 			*changed = true;
 		/* Until the chown, the owner could change the ACL. */
-		granted = acl_grants(dirfd, tenant_uid);
+		granted = acl_grants_all(dirfd, uids, n);
 		if (granted < 0)
 			return granted;
 	}
-	if (!granted) {
-		r = acl_grant(dirfd, tenant_uid, ACL_READ | ACL_WRITE | ACL_EXECUTE);
-		if (r < 0)
-			return r;
-		if (changed != NULL)
-			*changed = true;
-	}
+	if (!granted && (r = acl_grant_all(dirfd, uids, n, changed)) < 0)
+		return r;
 	/*
 	 * chmod sets the ACL mask from the group bits: take the mode as the
 	 * ACL left it (group bits = mask = rwx) and only add the sticky bit.
@@ -213,7 +238,7 @@ vpath_is_clean(const char *p)
 }
 
 int
-protect_parents(int rootfd, const char *vpath, uid_t tenant_uid, unsigned *n_changed)
+protect_parents(int rootfd, const char *vpath, uid_t tenant_uid, uid_t maint_uid, unsigned *n_changed)
 {
 	unsigned n = 0;
 	const char *p;
@@ -240,7 +265,7 @@ protect_parents(int rootfd, const char *vpath, uid_t tenant_uid, unsigned *n_cha
 		char name[NAME_MAX + 1];
 		int next;
 
-		r = protect_dir(fd, tenant_uid, &ch);
+		r = protect_dir(fd, tenant_uid, maint_uid, &ch);
 		n += ch;	/* a failing protect_dir may have changed something */
 		if (r < 0)
 			break;
@@ -273,17 +298,90 @@ protect_parents(int rootfd, const char *vpath, uid_t tenant_uid, unsigned *n_cha
 }
 
 int
-protect_file(int fd, uid_t tenant_uid)
+protect_file(int fd, uid_t tenant_uid, uid_t maint_uid)
 {
 	int r;
 
-	if (tenant_uid == 0)
+	if (tenant_uid == 0 || maint_uid == 0 || maint_uid == tenant_uid)
 		return -EINVAL;
 	/* The ACL first, while the tenant may still own it: it never loses read access. */
 	r = acl_grant(fd, tenant_uid, ACL_READ);
+	if (r == 0 && maint_uid != PROTECT_NO_UID)
+		r = acl_grant(fd, maint_uid, ACL_READ);
 	if (r < 0)
 		return r;
 	if (fchown(fd, 0, (gid_t)-1) < 0)
 		return -errno;
 	return 0;
+}
+
+/* protect_tree() below dirfd (protected already), depth levels down. */
+static int
+protect_below(int dirfd, dev_t dev, uid_t tenant_uid, uid_t maint_uid, unsigned depth, unsigned *n)
+{
+	struct dirent *de;
+	int fd, first = 0;
+	DIR *d;
+
+	if (depth >= PROTECT_TREE_DEPTH)
+		return 0;
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+		bool ch = false;
+		int sub, r;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    strncmp(de->d_name, ".sealvault", 10) == 0 ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		/* O_NOFOLLOW: a symlink gives ELOOP or ENOTDIR, and is left alone. */
+		sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		if (fstat(sub, &st) < 0 || st.st_dev != dev) {
+			close(sub);
+			continue;
+		}
+		r = protect_dir(sub, tenant_uid, maint_uid, &ch);
+		*n += ch;
+		if (r == 0)
+			r = protect_below(sub, dev, tenant_uid, maint_uid, depth + 1, n);
+		close(sub);
+		if (first == 0)
+			first = r;
+	}
+	closedir(d);
+	return first;
+}
+
+int
+protect_tree(int rootfd, uid_t tenant_uid, uid_t maint_uid, unsigned *n_changed)
+{
+	unsigned n = 0;
+	struct stat st;
+	bool ch = false;
+	int fd, r;
+
+	if (n_changed != NULL)
+		*n_changed = 0;
+	/* fchown, fchmod and the ACL calls refuse an O_PATH fd. */
+	fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = fstat(fd, &st) < 0 ? -errno : protect_dir(fd, tenant_uid, maint_uid, &ch);
+	n += ch;
+	if (r == 0)
+		r = protect_below(fd, st.st_dev, tenant_uid, maint_uid, 0, &n);
+	close(fd);
+	if (n_changed != NULL)
+		*n_changed = n;
+	return r;
 }

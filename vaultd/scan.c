@@ -333,7 +333,7 @@ visit(struct scanner *s, struct frame *f, const struct linux_dirent64 *d)
 			if (t->uid != 0 && fstat(f->fd, &dst) == 0 && !protect_dir_is_done(&dst)) {
 				unsigned n = 0;
 
-				protect_parents(t->root_fd, s->vpath, t->uid, &n);
+				protect_parents(t->root_fd, s->vpath, t->uid, t->maint_uid, &n);
 				s->vd->n.dirs_protected += n;
 			}
 		}

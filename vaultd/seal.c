@@ -67,7 +67,7 @@ protect_above(struct vault_tenant *t, const char *vpath, unsigned *n_changed)
 	} else {
 		st.st_ino = 0;
 	}
-	r = protect_parents(t->root_fd, vpath, t->uid, n_changed);
+	r = protect_parents(t->root_fd, vpath, t->uid, t->maint_uid, n_changed);
 	if (r == 0 && st.st_ino == 0 &&
 	    fstatat(t->root_fd, dir[0] ? dir + 1 : ".", &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
@@ -87,6 +87,7 @@ seal_file(struct vault_tenant *t, int fd, const struct stat *st, const char *vpa
 	res->reason[0] = '\0';
 	res->error = 0;
 	res->dirs_protected = 0;
+	res->resealed = false;
 	if (path_is_reserved(vpath))
 		return result(res, SEAL_NOT_SEALED_CLASS, -EPERM,
 			      "a reserved (.sealvault) path is never sealed");
@@ -122,10 +123,16 @@ seal_file(struct vault_tenant *t, int fd, const struct stat *st, const char *vpa
 		int n = snprintf(when, sizeof(when), "%lld", (long long)time(NULL));
 
 		/* Root-owned before immutable: see protect_file(). A root tenant owns all anyway. */
-		if (t->uid != 0 && (r = protect_file(fd, t->uid)) < 0)
+		if (t->uid != 0 && (r = protect_file(fd, t->uid, t->maint_uid)) < 0)
 			return result(res, SEAL_FAILED, r, "cannot take the file from the tenant: %s",
 				      strerror(-r));
-		if (fsetxattr(fd, SEAL_XATTR_SEALED, when, (size_t)n, 0) < 0)
+		/*
+		 * A seal time already there means the file was sealed before and
+		 * someone (root) cleared the flag: keep the first time, which
+		 * prune goes by, and say so.
+		 */
+		res->resealed = fgetxattr(fd, SEAL_XATTR_SEALED, NULL, 0) > 0;
+		if (!res->resealed && fsetxattr(fd, SEAL_XATTR_SEALED, when, (size_t)n, 0) < 0)
 			return result(res, SEAL_FAILED, -errno, "cannot record the seal time: %s",
 				      strerror(errno));
 		flags |= FS_IMMUTABLE_FL;

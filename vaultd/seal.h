@@ -35,6 +35,7 @@ struct seal_result {
 	int error;			/* -errno for REFUSED and FAILED */
 	char reason[SEAL_REASON_MAX];	/* for all but DONE and ALREADY */
 	unsigned dirs_protected;	/* directories changed by protection */
+	bool resealed;			/* it had been sealed before: someone cleared the flag */
 };
 
 /*

@@ -26,6 +26,10 @@ tenant_open(struct vault_tenant *t)
 	}
 	t->uid = pw->pw_uid;
 	t->gid = pw->pw_gid;
+	/* Root or the tenant itself as maintenance user would only blur who is who: none then. */
+	if (t->conf->maint_user != NULL && (pw = getpwnam(t->conf->maint_user)) != NULL &&
+	    pw->pw_uid != 0 && pw->pw_uid != t->uid)
+		t->maint_uid = pw->pw_uid;
 	if (realpath(t->conf->root, real) == NULL) {
 		snprintf(t->problem, sizeof(t->problem), "root %s: %s", t->conf->root, strerror(errno));
 		return;
@@ -59,6 +63,7 @@ tenants_open(const struct policy *p, struct tenant_table *tab)
 
 		t->conf = &p->tenants[i];
 		t->root_fd = -1;
+		t->maint_uid = (uid_t)-1;
 		tenant_open(t);
 	}
 	return 0;

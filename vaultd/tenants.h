@@ -23,6 +23,12 @@ struct vault_tenant {
 	char problem[256];	/* why not, when !ok */
 	uid_t uid;
 	gid_t gid;
+	/*
+	 * The maintenance user's uid (policy.h: maintenance-user), resolved
+	 * once like uid; (uid_t)-1 when there is none, it does not exist, or
+	 * it is root or the tenant's own uid. Its peers act for this tenant.
+	 */
+	uid_t maint_uid;
 	int root_fd;		/* O_RDONLY|O_DIRECTORY */
 	dev_t dev;
 	ino_t root_ino;
@@ -55,5 +61,19 @@ void tenants_close(struct tenant_table *tab);
  */
 struct vault_tenant *tenants_by_path(const struct tenant_table *tab, const char *abspath,
 				     const char **vpath);
+
+/* Whether a peer with uid acts for t: t is ok and uid is its user or its maintenance user. */
+static inline bool
+tenant_serves_uid(const struct vault_tenant *t, uid_t uid)
+{
+	return t->ok && (t->uid == uid || (t->maint_uid != (uid_t)-1 && t->maint_uid == uid));
+}
+
+/* Whether uid is t's maintenance user (who may have sealed files moved into the attic). */
+static inline bool
+tenant_is_maint_uid(const struct vault_tenant *t, uid_t uid)
+{
+	return t->ok && t->maint_uid != (uid_t)-1 && t->maint_uid == uid;
+}
 
 #endif

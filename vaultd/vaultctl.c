@@ -19,9 +19,11 @@ static const struct {
 } subcommands[] = {
 	{ "policy", policy_main, "check the configuration, explain what a path gets" },
 	{ "status", status_main, "ask the running vaultd how it is" },
+	{ "tenant", tenant_main, "add, list, show or remove tenants and their keys" },
 	{ "prune", prune_main, "move files sealed longer ago than asked into the attic" },
 	{ "unlock", unlock_main, "move named sealed files into the attic" },
 	{ "attic", attic_main, "list, restore or purge what the attic holds" },
+	{ "verify", verify_main, "re-hash sealed files against vaultd's ledger" },
 };
 
 static void

@@ -27,6 +27,7 @@
 #include "broker.h"
 #include "control.h"
 #include "daemon.h"
+#include "ledger.h"
 #include "notify.h"
 #include "policy.h"
 #include "privileges.h"
@@ -185,12 +186,27 @@ audit_broker(struct vaultd *vd, const struct broker_outcome *o, int rc)
 		.tenant = o->tenant ? o->tenant->conf->name : NULL,
 		.path = o->path[0] ? o->path : NULL,
 		.reason = o->reason[0] ? o->reason : NULL,
-		.source = o->kind == BROKER_REPORT ? "vault-sftp" : "broker",
+		/* A maintenance user's requests prune: tell them apart from the tenant's. */
+		.source = o->maintenance ? "maintenance" : o->kind == BROKER_REPORT ? "vault-sftp" : "broker",
 		.uid = o->uid,
 		.pid = o->pid,
 	};
 	struct seal_result res = { .dirs_protected = o->dirs_protected };
+	char why[128];
 
+	if (o->kind == BROKER_MAINT) {
+		r.event = rc == 0 && o->status == 0 ? AUDIT_ADMIN : AUDIT_SEAL_REFUSED;
+		r.priority = rc == 0 && o->status == 0 ? LOG_NOTICE : LOG_WARNING;
+		r.op = "maintenance";
+		if (r.event == AUDIT_ADMIN) {
+			snprintf(why, sizeof(why), "maintenance session begins: %u directories opened to the "
+				 "maintenance user", o->dirs_protected);
+			r.reason = why;
+		}
+		vd->n.dirs_protected += o->dirs_protected;
+		audit_emit(vd->audit, &r);
+		return;
+	}
 	if (o->kind == BROKER_ATTIC) {
 		/* A privileged move on a tenant's behalf: audited whatever came of it. */
 		r.event = rc == 0 && o->status == 0 ? AUDIT_ADMIN : AUDIT_SEAL_REFUSED;
@@ -217,6 +233,7 @@ audit_broker(struct vaultd *vd, const struct broker_outcome *o, int rc)
 		vaultd_count_seal(vd, o->tenant, &res);
 		if (o->seal == SEAL_ALREADY)
 			return;
+		(void)ledger_add(vd->ledger, o->tenant, o->path);
 		r.event = AUDIT_SEALED;
 		r.priority = LOG_INFO;
 	} else {
@@ -268,8 +285,8 @@ drop_conn(struct loop *l, nfds_t i)
 }
 
 /*
- * The socket is open to every local user: only a tenant's user may hold a
- * connection, and only MAX_CONNS_PER_UID of them, so that nobody can fill
+ * The socket is open to every local user: only a tenant's user (or its
+ * maintenance user) may hold a connection, and only MAX_CONNS_PER_UID of them, so that nobody can fill
  * the broker's slots and leave the tenants without sealing.
  */
 static bool
@@ -283,7 +300,7 @@ broker_peer_welcome(struct vaultd *vd, struct loop *l, int c)
 	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
 	for (size_t i = 0; i < vd->tenants.n && !tenant; i++)
-		tenant = vd->tenants.t[i].ok && vd->tenants.t[i].uid == cred.uid;
+		tenant = tenant_serves_uid(&vd->tenants.t[i], cred.uid);
 	if (!tenant) {
 		struct audit_record r = {
 			.event = AUDIT_SEAL_REFUSED, .priority = LOG_WARNING, .op = "connect",
@@ -472,6 +489,9 @@ reload(struct vaultd *vd)
 	if (vd->watcher != NULL)
 		vd->watcher->vd = vd;
 	vd->settle_s = vd->policy->settle_s;
+	/* The ledger's queue is keyed by tenant name: it carries over as it is. */
+	if (ledger_set_dir(vd->ledger, vd->policy->state_dir) < 0)
+		audit_daemon(vd->audit, LOG_ERR, "out of memory: the ledger keeps its old state-dir");
 	if (scanner_new(vd, &vd->scanner) < 0) {
 		audit_daemon(vd->audit, LOG_CRIT, "out of memory after reload: stopping");
 		exit(1);
@@ -500,10 +520,13 @@ run(struct vaultd *vd, int sigfd, int bsock, int csock)
 	l.n = SLOT_FIXED;
 	for (;;) {
 		int timeout = scanner_busy(vd->scanner) ? 0 : scanner_next_due_ms(vd->scanner);
+		int lt = ledger_timeout_ms(vd->ledger);
 		uint64_t now = now_ms();
 		struct scan_stats st;
 		int r;
 
+		if (lt >= 0 && (timeout < 0 || lt < timeout))
+			timeout = lt;
 		if (now >= next_tick) {
 			if (wd_interval_ms)
 				notify_watchdog();
@@ -559,6 +582,8 @@ run(struct vaultd *vd, int sigfd, int bsock, int csock)
 						  "longer than PATH_MAX): not sealed" : "");
 			report_status(vd);
 		}
+		/* Last, and a slice only: hashing waits for every client (ledger.h). */
+		ledger_step(vd->ledger, &vd->tenants, LEDGER_BUDGET);
 	}
 }
 
@@ -603,7 +628,7 @@ main(int argc, char *argv[])
 	acfg.journal_socket = vd.policy->journal_socket;
 	acfg.kernel_audit = vd.policy->kernel_audit;
 	if (sigfd < 0 || audit_open(&acfg, &vd.audit) < 0 || tenants_open(vd.policy, &vd.tenants) < 0 ||
-	    scanner_new(&vd, &vd.scanner) < 0) {
+	    scanner_new(&vd, &vd.scanner) < 0 || ledger_new(vd.policy->state_dir, vd.audit, &vd.ledger) < 0) {
 		early_error("cannot start: %s", strerror(errno));
 		return 1;
 	}
@@ -652,6 +677,7 @@ out:
 	}
 	watcher_free(vd.watcher);
 	scanner_free(vd.scanner);
+	ledger_free(vd.ledger);
 	tenants_close(&vd.tenants);
 	audit_free(vd.audit);
 	close(sigfd);

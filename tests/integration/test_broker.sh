@@ -37,6 +37,7 @@ SOCK="$T/broker.sock"
 CONF="$T/vault.conf"
 cat >"$CONF" <<CONF
 broker-socket $SOCK
+state-dir $T/state
 profile test {
 	path **/*.tmp           temp
 	path **                 seal

@@ -44,6 +44,7 @@ JOUT="$T/journal.json"
 CONF="$T/vault.conf"
 cat >"$CONF" <<EOF
 broker-socket $SOCK
+state-dir $T/state
 journal-socket $JSOCK
 kernel-audit no
 watcher off

@@ -34,6 +34,7 @@ SOCK="$T/broker.sock"
 CONF="$T/vault.conf"
 cat >"$CONF" <<CONF
 broker-socket $SOCK
+state-dir $T/state
 control-socket $T/control.sock
 journal-socket $T/no-journal.sock
 watcher off

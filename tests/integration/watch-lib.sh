@@ -51,6 +51,7 @@ broker-socket $SOCK
 control-socket $CTRL
 journal-socket $T/no-journal
 attic $T/attic
+state-dir $T/state
 kernel-audit no
 settle 1s
 profile wt {

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 
@@ -148,6 +149,59 @@ write_only_tenants_cannot_read_back(void **state)
 	assert_int_equal(gate_path(&s, POLICY_OP_READ, "/locks/a").status, SSH_FX_OK);
 }
 
+static int
+fake_attic(void *ctx, int fd, const char *path)
+{
+	return 0;
+}
+
+/*
+ * A maintenance session (maintenance-user): removing or replacing a sealed
+ * or versioned file goes to the attic, but only through the attic hook
+ * (vaultd); the rest is decided as for the tenant.
+ */
+static void
+maintenance_sessions_prune_through_the_attic(void **state)
+{
+	static const enum policy_op to_attic[] = {
+		POLICY_OP_REMOVE, POLICY_OP_REPLACE, POLICY_OP_RENAME_TO_EXISTING,
+	};
+	static const enum policy_op still_refused[] = {
+		POLICY_OP_APPEND, POLICY_OP_TRUNCATE, POLICY_OP_RMDIR, POLICY_OP_RENAME_FROM, POLICY_OP_LINK,
+		POLICY_OP_CHOWN,
+	};
+	struct sftp_session s = { .profile = &profile, .maintenance = true };
+	struct sftp_session tenant = { .profile = &profile, .hooks = { .attic = fake_attic } };
+	struct gate_verdict v;
+
+	/* Without vaultd's attic: refused, and the reason says why. */
+	for (size_t i = 0; i < sizeof(to_attic) / sizeof(to_attic[0]); i++) {
+		v = gate_path(&s, to_attic[i], "/data/x");
+		assert_int_equal(v.status, SSH_FX_PERMISSION_DENIED);
+		assert_non_null(strstr(v.reason, "attic"));
+		assert_int_equal(gate_path(&s, to_attic[i], "/info/backup.info").status, SSH_FX_PERMISSION_DENIED);
+	}
+	s.hooks.attic = fake_attic;
+	for (size_t i = 0; i < sizeof(to_attic) / sizeof(to_attic[0]); i++) {
+		v = gate_path(&s, to_attic[i], "/data/x");
+		assert_int_equal(v.status, SSH_FX_OK);
+		assert_int_equal(v.action, POLICY_ATTIC);
+		assert_int_equal(v.cls, POLICY_SEAL);
+		assert_int_equal(gate_path(&s, to_attic[i], "/info/backup.info").action, POLICY_ATTIC);
+		/* The tenant's own session, attic hook or not, keeps its sealed files. */
+		assert_int_not_equal(gate_path(&tenant, to_attic[i], "/data/x").action, POLICY_ATTIC);
+	}
+	for (size_t i = 0; i < sizeof(still_refused) / sizeof(still_refused[0]); i++)
+		assert_int_equal(gate_path(&s, still_refused[i], "/data/x").status, SSH_FX_PERMISSION_DENIED);
+	/* Other classes as for the tenant: temp and mutable plainly, deny never, reserved never. */
+	assert_int_equal(gate_path(&s, POLICY_OP_REMOVE, "/data/x-tmp-1").action, POLICY_ALLOW);
+	assert_int_equal(gate_path(&s, POLICY_OP_REMOVE, "/locks/a").action, POLICY_ALLOW);
+	assert_int_equal(gate_path(&s, POLICY_OP_REMOVE, "/.ssh/x").status, SSH_FX_PERMISSION_DENIED);
+	assert_int_equal(gate_path(&s, POLICY_OP_REMOVE, "/.sealvault/attic/x").status, SSH_FX_PERMISSION_DENIED);
+	assert_int_equal(gate_path(&s, POLICY_OP_CREATE, "/data/y").action, POLICY_ALLOW);
+	assert_int_equal(gate_path(&s, POLICY_OP_READ, "/data/x").action, POLICY_ALLOW);
+}
+
 int
 main(void)
 {
@@ -159,6 +213,7 @@ main(void)
 		cmocka_unit_test(reserved_names_refused_for_everything),
 		cmocka_unit_test(classes_from_a_profile),
 		cmocka_unit_test(write_only_tenants_cannot_read_back),
+		cmocka_unit_test(maintenance_sessions_prune_through_the_attic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

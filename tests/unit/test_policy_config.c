@@ -55,6 +55,8 @@ static const char readme_example[] =
 	"\tquota-files 2000000\n"
 	"\twrite-only no\n"
 	"\tretention 30d\n"
+	"\tmaintenance-user db1-maint\n"
+	"\tmaintenance-from 192.0.2.10 2001:db8::/48\n"
 	"}\n";
 
 #define TENANT(name, user, root) \
@@ -160,6 +162,11 @@ check_readme_policy(const struct policy *p, const char *file)
 	assert_int_equal(t->quota_files, 2000000);
 	assert_false(t->write_only);
 	assert_int_equal(t->retention_s, 30 * 86400);
+	assert_string_equal(t->maint_user, "db1-maint");
+	assert_int_equal(t->n_maint_from, 2);
+	assert_true(policy_maint_from_allows(t, "192.0.2.10"));
+	assert_true(policy_maint_from_allows(t, "2001:db8:0:ffff::1"));
+	assert_false(policy_maint_from_allows(t, "192.0.2.11"));
 	assert_int_equal(t->line, 17);
 	assert_string_equal(t->file, file);
 
@@ -493,6 +500,91 @@ errors(void **state)
 		{ "profile p {\n}\nprofile p {\n}\n", 3, "duplicate profile \"p\" (first defined at t.conf:1)" },
 	};
 
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+		load_fail(cases[i].text, "t.conf", cases[i].line, cases[i].msg);
+}
+
+#define MAINT_TENANT(name, user, root, extra) \
+	"tenant " name " {\n\tuser " user "\n\troot " root "\n\tprofile generic\n" extra "}\n"
+
+/* maintenance-user and maintenance-from: parsed, bound together, unique, and the address check. */
+static void
+maintenance(void **state)
+{
+	static const struct error_case cases[] = {
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-user ma\n"), 1,
+		  "tenant \"a\" has maintenance-user without maintenance-from" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-from 10.0.0.1\n"), 1,
+		  "has maintenance-from without maintenance-user" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-user ua\n\tmaintenance-from ::1\n"), 5,
+		  "maintenance-user \"ua\" is the tenant's own user" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-user -x\n"), 5, "bad maintenance-user name \"-x\"" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-user ma\n\tmaintenance-user mb\n"), 6,
+		  "maintenance-user is set twice" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-from\n"), 5, "maintenance-from takes one or more" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-from 10.0.0.1 localhost\n"), 5,
+		  "bad address \"localhost\" for maintenance-from" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-from 10.0.0.1/24\n"), 5, "bad address \"10.0.0.1/24\"" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-from 10.0.0.0/33\n"), 5, "bad address" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-from 10.0.0.0/08\n"), 5, "bad address" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-from 10.0.0.0/\n"), 5, "bad address" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-from 2001:db8::1/32\n"), 5, "bad address" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-from 10.1\n"), 5, "bad address" },
+		/* Whose is it: nobody else's user, nor another tenant's maintenance user. */
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-user ub\n\tmaintenance-from ::1\n")
+		  MAINT_TENANT("b", "ub", "/s", ""), 5,
+		  "maintenance-user \"ub\" is already the user of tenant \"b\" (t.conf:9)" },
+		{ MAINT_TENANT("b", "ub", "/s", "")
+		  MAINT_TENANT("a", "ua", "/r", "\tmaintenance-user ub\n\tmaintenance-from ::1\n"), 10,
+		  "is already the user of tenant \"b\" (t.conf:2)" },
+		{ MAINT_TENANT("a", "ua", "/r", "\tmaintenance-user m\n\tmaintenance-from ::1\n")
+		  MAINT_TENANT("b", "ub", "/s", "\tmaintenance-user m\n\tmaintenance-from ::1\n"), 12,
+		  "maintenance-user \"m\" is already the maintenance-user of tenant \"a\" (t.conf:5)" },
+	};
+	struct policy *p = load_ok(
+		MAINT_TENANT("a", "ua", "/r", "\tmaintenance-user ma\n\tmaintenance-from 192.0.2.7 10.0.0.0/8 "
+			     "2001:db8::/32 0.0.0.0/0\n")
+		MAINT_TENANT("b", "ub", "/s", "\tmaintenance-from ::1\n\tmaintenance-user mb\n")
+		MAINT_TENANT("c", "uc", "/t", ""));
+	const struct policy_tenant *a = policy_tenant(p, "a"), *b = policy_tenant(p, "b"), *c = policy_tenant(p, "c");
+	struct policy_addr addr;
+
+	assert_string_equal(a->maint_user, "ma");
+	assert_int_equal(a->n_maint_from, 4);
+	assert_int_equal(a->maint_from[1].prefix, 8);
+	assert_int_equal(a->maint_from[2].prefix, 32);
+	assert_int_equal(a->maint_from[0].prefix, 32);
+	assert_string_equal(b->maint_user, "mb");
+	assert_null(c->maint_user);
+	assert_int_equal(c->n_maint_from, 0);
+	/* 0.0.0.0/0: every IPv4 address of a; b only ::1. */
+	assert_true(policy_maint_from_allows(a, "198.51.100.3"));
+	assert_true(policy_maint_from_allows(a, "::ffff:198.51.100.3"));
+	assert_false(policy_maint_from_allows(a, "2001:db9::1"));
+	assert_true(policy_maint_from_allows(a, "2001:db8:ffff::1"));
+	assert_true(policy_maint_from_allows(b, "::1"));
+	assert_true(policy_maint_from_allows(b, "0:0:0:0:0:0:0:1"));
+	assert_false(policy_maint_from_allows(b, "127.0.0.1"));
+	assert_false(policy_maint_from_allows(b, "::2"));
+	assert_false(policy_maint_from_allows(b, "::1/128"));
+	assert_false(policy_maint_from_allows(b, ""));
+	assert_false(policy_maint_from_allows(b, NULL));
+	assert_false(policy_maint_from_allows(c, "127.0.0.1"));
+	policy_free(p);
+
+	p = load_ok(MAINT_TENANT("a", "ua", "/r", "\tmaintenance-user ma\n\tmaintenance-from 10.1.2.0/23\n"));
+	a = policy_tenant(p, "a");
+	assert_true(policy_maint_from_allows(a, "10.1.2.0"));
+	assert_true(policy_maint_from_allows(a, "10.1.3.255"));
+	assert_false(policy_maint_from_allows(a, "10.1.4.0"));
+	assert_false(policy_maint_from_allows(a, "10.1.1.255"));
+	policy_free(p);
+
+	assert_int_equal(policy_parse_addr("192.0.2.0/24", &addr), 0);
+	assert_int_equal(addr.prefix, 24);
+	assert_int_equal(policy_parse_addr("192.0.2.0/-1", &addr), -EINVAL);
+	assert_int_equal(policy_parse_addr("/24", &addr), -EINVAL);
+	assert_int_equal(policy_parse_addr("fe80::1%eth0", &addr), -EINVAL);
 	for (size_t i = 0; i < ELEMENTSOF(cases); i++)
 		load_fail(cases[i].text, "t.conf", cases[i].line, cases[i].msg);
 }
@@ -886,6 +978,7 @@ main(void)
 		cmocka_unit_test(syntax),
 		cmocka_unit_test(values),
 		cmocka_unit_test(errors),
+		cmocka_unit_test(maintenance),
 		cmocka_unit_test(error_codes),
 		cmocka_unit_test(limits),
 		cmocka_unit_test_setup_teardown(readme_example_file, setup_dir, teardown_dir),

@@ -41,6 +41,9 @@
 
 #define TENANT_UID	((uid_t)61234)
 #define TENANT_GID	((gid_t)61234)
+/* The tenant's maintenance user: a second uid on the same root, in a group of its own. */
+#define MAINT_UID	((uid_t)61236)
+#define MAINT_GID	((gid_t)61236)
 
 static struct {
 	char	base[64];	/* mkdtemp: img and mnt */
@@ -350,10 +353,10 @@ test_protect_parents_tenant(void **state)
 	/* tenants.c opens the root O_RDONLY; an O_PATH fd must do as well. */
 	rootfd = open(prot, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	assert_true(rootfd >= 0);
-	assert_int_equal(protect_parents(rootfd, "/a/b/file", TENANT_UID, &n), 0);
+	assert_int_equal(protect_parents(rootfd, "/a/b/file", TENANT_UID, PROTECT_NO_UID, &n), 0);
 	assert_int_equal(n, 3);
 	n = 99;
-	assert_int_equal(protect_parents(rootfd, "/a/b/file", TENANT_UID, &n), 0);
+	assert_int_equal(protect_parents(rootfd, "/a/b/file", TENANT_UID, PROTECT_NO_UID, &n), 0);
 	assert_int_equal(n, 0);
 	close(rootfd);
 
@@ -378,19 +381,19 @@ test_protect_parents_tenant(void **state)
 	/* Already done: one fstat and one ACL read, nothing changed. */
 	fd = open(pj(p, prot, "a/b"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(protect_dir(fd, TENANT_UID, &changed), 0);
+	assert_int_equal(protect_dir(fd, TENANT_UID, PROTECT_NO_UID, &changed), 0);
 	assert_false(changed);
 	close(fd);
 
 	/* guard1 and guard2 stand for tenant-made directories that hold sealed files. */
 	fd = open(pj(p, prot, "a/b/guard1"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(protect_dir(fd, TENANT_UID, &changed), 0);
+	assert_int_equal(protect_dir(fd, TENANT_UID, PROTECT_NO_UID, &changed), 0);
 	assert_true(changed);
 	close(fd);
 	fd = open(pj(p, prot, "a/b/guard2"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(protect_dir(fd, TENANT_UID, NULL), 0);
+	assert_int_equal(protect_dir(fd, TENANT_UID, PROTECT_NO_UID, NULL), 0);
 	close(fd);
 
 	as_tenant(prot, true);
@@ -416,9 +419,9 @@ test_protect_dir_acl_only(void **state)
 	assert_int_equal(chmod(p, 01755), 0);
 	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(protect_dir(fd, TENANT_UID, &changed), 0);
+	assert_int_equal(protect_dir(fd, TENANT_UID, PROTECT_NO_UID, &changed), 0);
 	assert_true(changed);
-	assert_int_equal(protect_dir(fd, TENANT_UID, &changed), 0);
+	assert_int_equal(protect_dir(fd, TENANT_UID, PROTECT_NO_UID, &changed), 0);
 	assert_false(changed);
 	close(fd);
 	assert_dir_state(fx.mnt, "rootmade", 0, 0, 01775,
@@ -437,7 +440,7 @@ test_protect_dir_not_dir(void **state)
 	tfile(base, "f", false);
 	fd = open(pj(p, base, "f"), O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(protect_dir(fd, TENANT_UID, &changed), -ENOTDIR);
+	assert_int_equal(protect_dir(fd, TENANT_UID, PROTECT_NO_UID, &changed), -ENOTDIR);
 	assert_false(changed);
 	close(fd);
 	assert_int_equal(stat(p, &st), 0);
@@ -446,7 +449,7 @@ test_protect_dir_not_dir(void **state)
 	/* No tenant: uid 0 is refused. */
 	fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(fd >= 0);
-	assert_int_equal(protect_dir(fd, 0, NULL), -EINVAL);
+	assert_int_equal(protect_dir(fd, 0, PROTECT_NO_UID, NULL), -EINVAL);
 	close(fd);
 	assert_dir_state(base, "", TENANT_UID, TENANT_GID, 0755, "u::rwx,g::r-x,o::r-x");
 }
@@ -472,24 +475,24 @@ test_protect_parents_no_escape(void **state)
 	assert_true(rootfd >= 0);
 
 	/* Not clean: refused before anything is touched. */
-	assert_int_equal(protect_parents(rootfd, "/../out/x/file", TENANT_UID, &n), -EINVAL);
+	assert_int_equal(protect_parents(rootfd, "/../out/x/file", TENANT_UID, PROTECT_NO_UID, &n), -EINVAL);
 	assert_int_equal(n, 0);
-	assert_int_equal(protect_parents(rootfd, "/a/../../out/file", TENANT_UID, NULL), -EINVAL);
-	assert_int_equal(protect_parents(rootfd, "/a/./file", TENANT_UID, NULL), -EINVAL);
-	assert_int_equal(protect_parents(rootfd, "/a//file", TENANT_UID, NULL), -EINVAL);
-	assert_int_equal(protect_parents(rootfd, "/a/", TENANT_UID, NULL), -EINVAL);
-	assert_int_equal(protect_parents(rootfd, "a/file", TENANT_UID, NULL), -EINVAL);
+	assert_int_equal(protect_parents(rootfd, "/a/../../out/file", TENANT_UID, PROTECT_NO_UID, NULL), -EINVAL);
+	assert_int_equal(protect_parents(rootfd, "/a/./file", TENANT_UID, PROTECT_NO_UID, NULL), -EINVAL);
+	assert_int_equal(protect_parents(rootfd, "/a//file", TENANT_UID, PROTECT_NO_UID, NULL), -EINVAL);
+	assert_int_equal(protect_parents(rootfd, "/a/", TENANT_UID, PROTECT_NO_UID, NULL), -EINVAL);
+	assert_int_equal(protect_parents(rootfd, "a/file", TENANT_UID, PROTECT_NO_UID, NULL), -EINVAL);
 	assert_dir_state(root, "", TENANT_UID, TENANT_GID, 0750, "u::rwx,g::r-x,o::---");
 
 	/* A symlink component: ELOOP; the root was protected before it. */
-	assert_int_equal(protect_parents(rootfd, "/link/x/file", TENANT_UID, &n), -ELOOP);
+	assert_int_equal(protect_parents(rootfd, "/link/x/file", TENANT_UID, PROTECT_NO_UID, &n), -ELOOP);
 	assert_int_equal(n, 1);
 	n = 99;
-	assert_int_equal(protect_parents(rootfd, "/a/abslink/file", TENANT_UID, &n), -ELOOP);
+	assert_int_equal(protect_parents(rootfd, "/a/abslink/file", TENANT_UID, PROTECT_NO_UID, &n), -ELOOP);
 	assert_int_equal(n, 1);
 	/* A file where a directory should be: ENOTDIR. */
 	tfile(root, "a/plain", false);
-	assert_int_equal(protect_parents(rootfd, "/a/plain/file", TENANT_UID, NULL), -ENOTDIR);
+	assert_int_equal(protect_parents(rootfd, "/a/plain/file", TENANT_UID, PROTECT_NO_UID, NULL), -ENOTDIR);
 	close(rootfd);
 
 	assert_dir_state(root, "", 0, TENANT_GID, 01770, "u::rwx,u:61234:rwx,g::r-x,m::rwx,o::---");
@@ -537,9 +540,9 @@ test_protect_with_vaultd_caps(void **state)
 		fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			_exit(3);
-		if (protect_parents(fd, "/a/g0/file", TENANT_UID, &n) != 0 || n != 3)
+		if (protect_parents(fd, "/a/g0/file", TENANT_UID, PROTECT_NO_UID, &n) != 0 || n != 3)
 			_exit(4);
-		if (protect_parents(fd, "/a/g0/file", TENANT_UID, &n) != 0 || n != 0)
+		if (protect_parents(fd, "/a/g0/file", TENANT_UID, PROTECT_NO_UID, &n) != 0 || n != 0)
 			_exit(5);
 		_exit(0);
 	}
@@ -554,6 +557,129 @@ test_protect_with_vaultd_caps(void **state)
 	assert_dir_state(root, "a/g0", 0, 0, 03770, "u::rwx,u:61234:rwx,g::r-x,m::rwx,o::---");
 }
 
+/* In a child that is the maintenance user: what it needs of the tenant's tree, and no more. */
+static int
+maint_checks(const char *root)
+{
+	char p[PATH_MAX];
+	bool prot = true;	/* for CHECK's message */
+	int fd;
+
+	fd = open(pj(p, root, "locks/maint-lock"), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	CHECK(unlink(p) == 0);
+	fd = open(pj(p, root, "data/ff/new-pack"), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	CHECK(fd >= 0);
+	close(fd);
+	fd = open(pj(p, root, "data/00/sealed"), O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0);
+	close(fd);
+	/* The tenant's unsealed files stay the tenant's; sealed ones stay where they are. */
+	CHECK(FAILS(open(pj(p, root, "data/00/tenant-temp"), O_RDONLY | O_CLOEXEC), EACCES));
+	CHECK(FAILS(unlink(pj(p, root, "data/00/sealed")), EPERM));
+	CHECK(FAILS(rmdir(pj(p, root, "data/ff")), EPERM));
+	CHECK(FAILS(chmod(pj(p, root, "locks"), 0777), EPERM));
+	/* Not below a link, not in the vault's own names. */
+	CHECK(FAILS(open(pj(p, root, ".sealvault/x"), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), EACCES));
+	return 0;
+}
+
+/*
+ * A maintenance session begins: every directory below the root is
+ * protected for both uids (those the tenant made and nothing sealed in,
+ * and those protected before there was a maintenance user), sealed files
+ * get a read entry for it, links and .sealvault names are left alone.
+ */
+static void
+test_protect_tree_maintenance(void **state)
+{
+	char root[PATH_MAX], p[PATH_MAX], out[PATH_MAX];
+	const char *both = "u::rwx,u:61234:rwx,u:61236:rwx,g::r-x,m::rwx,o::---";
+	static const char *const dirs[] = { "", "data", "data/00", "data/ff", "deep", "deep/a", "deep/a/b" };
+	unsigned n = 99;
+	bool changed;
+	pid_t pid;
+	int rootfd, fd, status;
+
+	pj(root, fx.mnt, "mtree");
+	tdir(root, "", 0750);
+	tdir(root, "locks", 0700);
+	tdir(root, "data", 0750);
+	tdir(root, "data/00", 0750);
+	tdir(root, "data/ff", 0750);
+	tdir(root, "deep", 0750);
+	tdir(root, "deep/a", 0750);
+	tdir(root, "deep/a/b", 0750);
+	tdir(root, ".sealvault", 0700);
+	tfile(root, "data/00/tenant-temp", false);
+	tdir(pj(out, fx.mnt, "mtree-outside"), "", 0750);
+	assert_int_equal(symlink(out, pj(p, root, "link")), 0);
+	/* Protected for the tenant alone, before the maintenance user existed. */
+	fd = open(pj(p, root, "data"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_int_equal(protect_dir(fd, TENANT_UID, PROTECT_NO_UID, NULL), 0);
+	assert_int_equal(protect_dir(fd, TENANT_UID, TENANT_UID, NULL), -EINVAL);
+	assert_int_equal(protect_dir(fd, TENANT_UID, 0, NULL), -EINVAL);
+	/* Already protected for the tenant: the maintenance entry is still added. */
+	assert_int_equal(protect_dir(fd, TENANT_UID, MAINT_UID, &changed), 0);
+	assert_true(changed);
+	close(fd);
+	/* A file sealed for both: root's, readable by both. */
+	fd = open(pj(p, root, "data/00/sealed"), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0 && fchown(fd, TENANT_UID, TENANT_GID) == 0);
+	close(fd);
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	assert_int_equal(protect_file(fd, TENANT_UID, MAINT_UID), 0);
+	close(fd);
+	tfile(root, "data/00/sealed2", true);
+
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	assert_true(rootfd >= 0);
+	assert_int_equal(protect_tree(rootfd, TENANT_UID, MAINT_UID, &n), 0);
+	assert_int_equal(n, 7);		/* all but data, done above */
+	n = 99;
+	assert_int_equal(protect_tree(rootfd, TENANT_UID, MAINT_UID, &n), 0);
+	assert_int_equal(n, 0);
+	close(rootfd);
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		struct stat st;
+
+		assert_int_equal(stat(pj(p, root, dirs[i]), &st), 0);
+		assert_dir_state(root, dirs[i], 0, TENANT_GID, (st.st_mode & 02000) | 01770, both);
+	}
+	/* restic makes its directories 0700: the group stays without access. */
+	assert_dir_state(root, "locks", 0, TENANT_GID, 01770, "u::rwx,u:61234:rwx,u:61236:rwx,g::---,m::rwx,o::---");
+	assert_dir_state(root, ".sealvault", TENANT_UID, TENANT_GID, 0700, "u::rwx,g::---,o::---");
+	assert_dir_state(out, "", TENANT_UID, TENANT_GID, 0750, "u::rwx,g::r-x,o::---");
+	{
+		acl_t acl = acl_get_file(pj(p, root, "data/00/sealed"), ACL_TYPE_ACCESS);
+		acl_t want = acl_from_text("u::rw-,u:61234:r--,u:61236:r--,g::---,m::r--,o::---");
+		struct stat st;
+
+		assert_non_null(acl);
+		assert_non_null(want);
+		assert_int_equal(acl_cmp(want, acl), 0);
+		acl_free(acl);
+		acl_free(want);
+		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_uid, 0);
+	}
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		gid_t g = MAINT_GID;
+
+		if (setgroups(1, &g) < 0 || setresgid(g, g, g) < 0 ||
+		    setresuid(MAINT_UID, MAINT_UID, MAINT_UID) < 0)
+			_exit(2);
+		_exit(maint_checks(root));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int
 main(void)
 {
@@ -563,6 +689,7 @@ main(void)
 		cmocka_unit_test(test_protect_dir_not_dir),
 		cmocka_unit_test(test_protect_parents_no_escape),
 		cmocka_unit_test(test_protect_with_vaultd_caps),
+		cmocka_unit_test(test_protect_tree_maintenance),
 	};
 
 	if (geteuid() != 0) {

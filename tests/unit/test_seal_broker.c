@@ -29,6 +29,9 @@
 static char root[256], outside[300];
 static struct policy *pol;
 static struct tenant_table tab;
+/* The tenant's maintenance user: an existing user other than us (and not root). */
+static uid_t maint_uid;
+static char maint_name[64];
 
 static void
 touch(const char *rel)
@@ -61,18 +64,36 @@ setup(void **state)
 
 	if (pw == NULL || mkdtemp(tmpl) == NULL)
 		return -1;
+	{
+		static const char *const candidates[] = { "nobody", "daemon", "bin" };
+
+		for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]) && maint_name[0] == '\0'; i++) {
+			const struct passwd *m = getpwnam(candidates[i]);
+
+			if (m != NULL && m->pw_uid != 0 && m->pw_uid != getuid()) {
+				maint_uid = m->pw_uid;
+				snprintf(maint_name, sizeof(maint_name), "%s", m->pw_name);
+			}
+		}
+		if (maint_name[0] == '\0')
+			return -1;
+		pw = getpwuid(getuid());	/* getpwnam() may have reused its buffer */
+		if (pw == NULL)
+			return -1;
+	}
 	snprintf(outside, sizeof(outside), "%s", tmpl);
 	snprintf(root, sizeof(root), "%s/root", tmpl);
 	if (mkdir(root, 0755) < 0)
 		return -1;
 	snprintf(conf, sizeof(conf),
 		 "profile p {\n\tpath **/*.tmp temp\n\tpath **/*.info versioned\n\tpath **  seal\n}\n"
-		 "tenant t {\n\tuser %s\n\troot %s\n\tprofile p\n}\n", pw->pw_name, root);
+		 "tenant t {\n\tuser %s\n\troot %s\n\tprofile p\n"
+		 "\tmaintenance-user %s\n\tmaintenance-from 127.0.0.1\n}\n", pw->pw_name, root, maint_name);
 	if (policy_load_string(conf, "test", &pol, &perr) < 0) {
 		fprintf(stderr, "%s:%u: %s\n", perr.file, perr.line, perr.message);
 		return -1;
 	}
-	if (tenants_open(pol, &tab) < 0 || !tab.t[0].ok)
+	if (tenants_open(pol, &tab) < 0 || !tab.t[0].ok || tab.t[0].maint_uid != maint_uid)
 		return -1;
 	touch("a.bin");
 	touch("b.bin");
@@ -303,6 +324,54 @@ test_client(void **state)
 	(void)state;
 }
 
+/*
+ * The maintenance user's uid is its tenant (seal requests are checked as
+ * the tenant's), only it may have a sealed file moved to the attic, and
+ * only it may begin a maintenance session. The moves themselves need root
+ * and ext4 (tests/integration/test_maintenance.sh).
+ */
+static void
+test_maintenance_peer(void **state)
+{
+	int a = open_rel("a.bin", O_RDONLY), x = open_rel("x.tmp", O_RDONLY), sv[2];
+	struct broker_outcome o = { 0 };
+
+	assert_true(a >= 0 && x >= 0);
+	/* The maintenance peer gets past "who": the path's class refuses, as for the tenant. */
+	assert_true(broker_seal_fd(&tab, maint_uid, x, "/x.tmp", &o) < 0);
+	assert_non_null(strstr(o.reason, "temp class"));
+	assert_ptr_equal(o.tenant, &tab.t[0]);
+	assert_true(o.maintenance);
+	assert_true(broker_attic_fd(&tab, maint_uid, x, "/x.tmp", &o) < 0);
+	assert_non_null(strstr(o.reason, "temp class, which has no attic"));
+	/* Another file at that path: the identity check still holds for it. */
+	assert_true(broker_attic_fd(&tab, maint_uid, a, "/b.bin", &o) < 0);
+	assert_non_null(strstr(o.reason, "not the file at that path"));
+	/* The tenant's own uid: no attic for a sealed file, and no maintenance session. */
+	assert_true(broker_attic_fd(&tab, getuid(), a, "/a.bin", &o) < 0);
+	assert_non_null(strstr(o.reason, "only for the tenant's maintenance user"));
+	assert_false(o.maintenance);
+	assert_int_equal(broker_maint_begin(&tab, getuid(), &o), -EPERM);
+	assert_non_null(strstr(o.reason, "maintenance user of no tenant"));
+	assert_int_equal(broker_maint_begin(&tab, getuid() + 12345, &o), -EPERM);
+	assert_null(o.tenant);
+
+	/* On the wire: the request names "/" and has no fd; from the tenant's uid it is refused. */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	send_raw(sv[0], SEAL_PROTO_MAGIC_MAINT, "/", 2, -1, 0);
+	assert_int_equal(broker_serve_one(&tab, sv[1], &o), 0);
+	assert_int_equal(o.kind, BROKER_MAINT);
+	assert_int_equal(read_status(sv[0]), -EPERM);
+	send_raw(sv[0], SEAL_PROTO_MAGIC_MAINT, "/", 2, a, 1);
+	assert_int_equal(broker_serve_one(&tab, sv[1], &o), -EPROTO);
+	assert_int_equal(read_status(sv[0]), -EPROTO);
+	close(sv[0]);
+	close(sv[1]);
+	close(a);
+	close(x);
+	(void)state;
+}
+
 int
 main(void)
 {
@@ -310,6 +379,7 @@ main(void)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_wire),
 		cmocka_unit_test(test_client),
+		cmocka_unit_test(test_maintenance_peer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

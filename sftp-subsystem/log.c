@@ -97,6 +97,18 @@ escape_controls(char *dst, size_t size, const char *src)
 	dst[o] = '\0';
 }
 
+const char *
+log_shown(char *dst, size_t size, const char *path)
+{
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\') {
+			log_quote(dst, size, path);
+			return dst;
+		}
+	snprintf(dst, size, "%s", path);
+	return dst;
+}
+
 void
 log_line(struct sftp_log *l, int priority, const char *fmt, ...)
 {

@@ -32,6 +32,12 @@ struct sftp_log {
 void log_quote(char *dst, size_t size, const char *s);
 
 /*
+ * A path for a person who may paste it back into a command: as it is when
+ * plain printable ASCII, else quoted as log_quote() does. Returns dst.
+ */
+const char *log_shown(char *dst, size_t size, const char *path);
+
+/*
  * One log line, prefixed with the session's label. Control characters are
  * escaped, and lines at LOG_NOTICE or above are rate-limited per session
  * (how many were dropped is logged when the next second starts).

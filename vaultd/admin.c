@@ -99,23 +99,6 @@ when_text(time_t t, char *buf, size_t size)
 		strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/*
- * A path for a reply line: as it is when plain printable ASCII (so it can
- * be pasted back into vaultctl), else quoted with escapes, which vaultctl
- * also takes back.
- */
-static const char *
-shown(char *buf, size_t size, const char *path)
-{
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\') {
-			log_quote(buf, size, path);
-			return buf;
-		}
-	snprintf(buf, size, "%s", path);
-	return buf;
-}
-
 /* Moves the file open at fd (vpath) into the attic, saying and auditing it. */
 static void
 move_one(struct admin *a, int fd, const struct stat *st, const char *vpath, const char *why)
@@ -123,7 +106,7 @@ move_one(struct admin *a, int fd, const struct stat *st, const char *vpath, cons
 	char reason[256], q[2 * VAULT_PATH_MAX];
 	int r = attic_ops_move(a->t, fd, st, vpath, reason, sizeof(reason));
 
-	shown(q, sizeof(q), vpath);
+	log_shown(q, sizeof(q), vpath);
 	if (r == 0) {
 		a->done++;
 		say(a, "moved to the attic: %s", q);
@@ -211,7 +194,7 @@ prune_one(struct admin *a, int fd, const struct stat *st, const char *vpath, voi
 	}
 	when_text(sealed, when, sizeof(when));
 	a->done++;
-	say(a, "would move to the attic: %s (sealed %s)", shown(q, sizeof(q), vpath), when);
+	say(a, "would move to the attic: %s (sealed %s)", log_shown(q, sizeof(q), vpath), when);
 }
 
 static int
@@ -282,7 +265,7 @@ do_unlock(struct admin *a, char **w, size_t n)
 		time_t sealed;
 		int fd;
 
-		shown(q, sizeof(q), w[i]);
+		log_shown(q, sizeof(q), w[i]);
 		if (path_normalize(w[i], norm, sizeof(norm)) < 0 || path_is_reserved(norm)) {
 			a->failed++;
 			say(a, "FAILED %s: not a vault path", q);
@@ -324,7 +307,7 @@ list_one(struct admin *a, int fd, const struct stat *st, const char *rel, void *
 	char when[32], q[2 * VAULT_PATH_MAX];
 
 	(void)ctx;
-	shown(q, sizeof(q), rel);
+	log_shown(q, sizeof(q), rel);
 	when_text(attic_ops_stamp(fd, SEAL_XATTR_ATTIC), when, sizeof(when));
 	say(a, "%s\tmoved %s\t%lld bytes", q, when, (long long)st->st_size);
 	a->done++;
@@ -359,14 +342,14 @@ do_attic_restore(struct admin *a, char **w, size_t n)
 		return 2;
 	}
 	a->by = w[0];
-	shown(q, sizeof(q), w[1]);
+	log_shown(q, sizeof(q), w[1]);
 	if (attic_ops_restore(a->t, w[1], vpath, sizeof(vpath), reason, sizeof(reason)) < 0) {
 		say(a, "error: %s: %s", q, reason);
 		audit_admin(a, w[1], reason, false);
 		return 1;
 	}
 	audit_admin(a, vpath, "restored from the attic, sealed", true);
-	shown(q, sizeof(q), vpath);
+	log_shown(q, sizeof(q), vpath);
 	say(a, "ok restored %s", q);
 	return 0;
 }
@@ -387,7 +370,7 @@ purge_one(struct admin *a, int fd, const struct stat *st, const char *rel, void 
 		a->skipped++;
 		return;
 	}
-	shown(q, sizeof(q), rel);
+	log_shown(q, sizeof(q), rel);
 	if (attic_ops_purge(a->t, rel, p->not_after, reason, sizeof(reason)) < 0) {
 		a->failed++;
 		say(a, "FAILED %s: %s", q, reason);
@@ -424,7 +407,7 @@ do_attic_purge(struct admin *a, char **w, size_t n)
 	for (size_t i = 2; i < n; i++) {
 		char reason[256], q[2 * VAULT_PATH_MAX];
 
-		shown(q, sizeof(q), w[i]);
+		log_shown(q, sizeof(q), w[i]);
 		if (attic_ops_purge(a->t, w[i], force ? (time_t)INT64_MAX : p.not_after, reason,
 				    sizeof(reason)) < 0) {
 			a->failed++;

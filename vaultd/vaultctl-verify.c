@@ -621,18 +621,6 @@ tenant_clean(const struct tenant_report *r)
 
 /* ---------------------------------------------------------------- output */
 
-/* A path for a person: as it is when plain printable ASCII, else quoted with escapes (as prune prints). */
-static const char *
-shown(char *buf, size_t size, const char *path)
-{
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++)
-		if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\') {
-			log_quote(buf, size, path);
-			return buf;
-		}
-	return path;
-}
-
 /* then: for lists of two digests, the words before each ("expected", "actual"). */
 static void
 print_list(const struct list *l, const char *label, const char *what, const char *first, const char *then)
@@ -642,7 +630,7 @@ print_list(const struct list *l, const char *label, const char *what, const char
 	for (size_t i = 0; i < l->n; i++) {
 		const struct item *it = &l->v[i];
 
-		printf("  %s %s", label, shown(q, sizeof(q), it->path));
+		printf("  %s %s", label, log_shown(q, sizeof(q), it->path));
 		if (it->a != NULL && it->b != NULL)
 			printf(": %s %s (%" PRIu64 " bytes), %s %s (%" PRIu64 " bytes)", first, it->a,
 			       it->a_size, then, it->b, it->b_size);

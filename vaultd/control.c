@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -176,6 +177,40 @@ control_status_text(struct vaultd *vd, char *buf, size_t size)
 	return o.overflow ? -ENOBUFS : (int)o.len;
 }
 
+/*
+ * "audit ACTION TARGET ok|failed BY DETAIL": vaultctl's record of an action
+ * it took itself (tenant add, key, remove), so that every admin record goes
+ * through one audit trail. The peer is root (the socket is 0600).
+ */
+static int
+audit_request(struct vaultd *vd, int conn, char **w, size_t n)
+{
+	struct ucred cred = { .uid = (uid_t)-1 };
+	socklen_t clen = sizeof(cred);
+	char why[1024];
+	bool ok;
+
+	if (n != 6 || (strcmp(w[3], "ok") != 0 && strcmp(w[3], "failed") != 0)) {
+		(void)send(conn, "error: usage: audit ACTION TARGET ok|failed BY DETAIL", 53, MSG_NOSIGNAL);
+		return -EINVAL;
+	}
+	ok = strcmp(w[3], "ok") == 0;
+	(void)getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
+	snprintf(why, sizeof(why), "%s%s%s", w[5], w[4][0] ? "; by " : "", w[4]);
+	audit_emit(vd->audit, &(struct audit_record){
+		.event = AUDIT_ADMIN,
+		.priority = ok ? LOG_NOTICE : LOG_WARNING,
+		.op = w[1],
+		.tenant = w[2][0] ? w[2] : NULL,
+		.reason = why,
+		.source = "vaultctl",
+		.uid = cred.uid,
+		.pid = cred.pid,
+	});
+	(void)send(conn, ok ? "ok recorded" : "ok recorded (failure)", ok ? 11 : 21, MSG_NOSIGNAL);
+	return -ECONNRESET;
+}
+
 int
 control_serve_one(struct vaultd *vd, int conn)
 {
@@ -198,6 +233,10 @@ control_serve_one(struct vaultd *vd, int conn)
 		words[n++] = p;
 	if (n == 0) {
 		rc = -EPROTO;
+		goto out;
+	}
+	if (strcmp(words[0], "audit") == 0) {
+		rc = audit_request(vd, conn, words, n);
 		goto out;
 	}
 	if (admin_is_request(words[0])) {

@@ -54,8 +54,10 @@ tenant_load_config(const char *path, struct policy **ret)
 {
 	struct policy_error err = { 0 };
 
-	if (policy_load(path, ret, &err) == 0)
+	if (policy_load(path, ret, &err) == 0) {
+		vaultctl_audit_to((*ret)->control_socket);	/* records go to this config's vaultd */
 		return 0;
+	}
 	if (err.line > 0)
 		return tenant_fail("%s:%u: %s", err.file, err.line, err.message);
 	return tenant_fail("%s: %s", err.file[0] != '\0' ? err.file : path, err.message);

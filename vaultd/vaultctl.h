@@ -25,6 +25,8 @@ int verify_main(int argc, char *argv[]);
  * (LOG_AUTHPRIV, ident vaultctl); later through vaultd's audit.
  */
 void vaultctl_audit(const char *action, const char *target, bool ok, const char *detail);
+/* Where vaultctl_audit() finds vaultd: the control socket of the config in use. */
+void vaultctl_audit_to(const char *control_socket);
 
 /*
  * vaultctl-control.c: the control socket's path (sock if given, else the

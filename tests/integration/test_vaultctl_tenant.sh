@@ -283,6 +283,9 @@ vc_ok "$T/rm2.out" remove "$TN" --archive "$T/archive" "${SYS[@]}"
 sed 's/^/    | /' "$T/rm2.out"
 expect_grep "$T/rm2.out" "^told vaultd \\(pid $VAULTD_PID\\) to reload" "remove"
 wait_until 10 "vaultd reloaded without the tenant" grep -q "reloaded $CONF: 0 tenants" "$T/vaultd.log"
+# The records of vaultctl's own actions go through vaultd's audit trail while it runs.
+expect_grep "$T/vaultd.log" "admin tenant remove tenant=$TN uid=0 .*source=vaultctl" "vaultd.log"
+expect_grep "$T/vaultd.log" "admin tenant remove tenant=$TN .*(refused|holds files|data)" "vaultd.log"
 getent passwd "$TN" >/dev/null && fail "remove: user left"
 getent group "$TN" >/dev/null && fail "remove: group left"
 for f in "$KEYFILE" "$ETC/conf.d/$TN.conf" "$D" "$ROOT"; do

@@ -107,9 +107,16 @@ control_status_json(struct vaultd *vd, char *buf, size_t size)
 			put(&o, ",");
 		}
 		put(&o, "\"sealed\":%llu,\"refused\":%llu,\"failed\":%llu,\"last_seal\":%lld,"
-			"\"last_refusal\":%lld}",
+			"\"last_refusal\":%lld,",
 		    (unsigned long long)t->sealed, (unsigned long long)t->refused,
 		    (unsigned long long)t->failed, (long long)t->last_seal, (long long)t->last_refusal);
+		/* The tree as the last full catch-up scan found it; quotas from the config (0: none). */
+		put(&o, "\"tree\":{\"as_of\":%lld,\"files\":%llu,\"bytes\":%llu,\"sealed\":%llu,"
+			"\"unsealed\":%llu},\"quota_bytes\":%llu,\"quota_files\":%llu}",
+		    (long long)t->tree.at, (unsigned long long)t->tree.files,
+		    (unsigned long long)t->tree.bytes, (unsigned long long)t->tree.sealed,
+		    (unsigned long long)(t->tree.files - t->tree.sealed),
+		    (unsigned long long)t->conf->quota_bytes, (unsigned long long)t->conf->quota_files);
 	}
 	put(&o, "]}\n");
 	return o.overflow ? -ENOBUFS : (int)o.len;
@@ -173,6 +180,18 @@ control_status_text(struct vaultd *vd, char *buf, size_t size)
 		put(&o, "\n");
 		if (!t->ok)
 			put(&o, "  not served: %s\n", t->problem);
+		else if (t->tree.at != 0) {
+			put(&o, "  tree at ");
+			put_time(&o, t->tree.at);
+			put(&o, " %llu files (%llu sealed, %llu not), %llu bytes", (unsigned long long)t->tree.files,
+			    (unsigned long long)t->tree.sealed,
+			    (unsigned long long)(t->tree.files - t->tree.sealed),
+			    (unsigned long long)t->tree.bytes);
+			if (t->conf->quota_bytes || t->conf->quota_files)
+				put(&o, "; quota %llu bytes, %llu files", (unsigned long long)t->conf->quota_bytes,
+				    (unsigned long long)t->conf->quota_files);
+			put(&o, "\n");
+		}
 	}
 	return o.overflow ? -ENOBUFS : (int)o.len;
 }

@@ -58,6 +58,7 @@ struct scanner {
 	/* the walk in progress */
 	struct job cur;
 	bool walking;
+	bool full_walk;		/* cur is a whole tenant tree with SCAN_SEAL: it counts the tree */
 	struct frame *frames[DEPTH_MAX + 1];
 	unsigned depth;		/* frames in use */
 	char vpath[VAULT_PATH_MAX];
@@ -222,6 +223,9 @@ start_walk(struct scanner *s)
 		strcpy(s->vpath, strcmp(s->cur.vpath, "/") == 0 ? "" : s->cur.vpath);
 		s->depth = 0;
 		s->walking = true;
+		s->full_walk = strcmp(s->cur.vpath, "/") == 0 && (s->cur.flags & SCAN_SEAL);
+		if (s->full_walk)
+			memset(&s->cur.t->tree_acc, 0, sizeof(s->cur.t->tree_acc));
 		if (push_frame(s, fd, strlen(s->vpath)) < 0) {
 			end_walk(s);
 			continue;
@@ -277,7 +281,11 @@ seal_opened(struct scanner *s, struct vault_tenant *t, int fd, const char *vpath
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
 	switch (vaultd_found_file(s->vd, t, fd, &st, vpath, "scan")) {
-	case SEAL_DONE: s->round.sealed++; break;
+	case SEAL_DONE:
+		s->round.sealed++;
+		if (s->full_walk && s->walking && s->cur.t == t)
+			t->tree_acc.sealed++;
+		break;
 	case SEAL_ALREADY: s->round.already++; break;
 	case SEAL_FAILED: s->round.failed++; break;
 	default: break;
@@ -319,12 +327,18 @@ visit(struct scanner *s, struct frame *f, const struct linux_dirent64 *d)
 	if (type != DT_REG || !(s->cur.flags & SCAN_SEAL))
 		goto out;
 	if (statx(f->fd, d->d_name, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
-		  STATX_TYPE | STATX_NLINK | STATX_CTIME, &stx) < 0 || !S_ISREG(stx.stx_mode))
+		  STATX_TYPE | STATX_NLINK | STATX_CTIME | STATX_SIZE, &stx) < 0 || !S_ISREG(stx.stx_mode))
 		goto out;
 	s->round.files++;
+	if (s->full_walk) {
+		t->tree_acc.files++;
+		t->tree_acc.bytes += stx.stx_size;
+	}
 	if ((stx.stx_attributes_mask & STATX_ATTR_IMMUTABLE) &&
 	    (stx.stx_attributes & STATX_ATTR_IMMUTABLE)) {
 		s->round.already++;
+		if (s->full_walk)
+			t->tree_acc.sealed++;
 		/* Its directories may predate protection: look once per directory. */
 		if (!f->protect_checked) {
 			struct stat dst;
@@ -402,8 +416,13 @@ scanner_step(struct scanner *s, unsigned budget, struct scan_stats *last)
 
 			if (n <= 0) {
 				pop_frame(s);
-				if (s->depth == 0)
+				if (s->depth == 0) {
+					if (s->full_walk) {	/* a whole tree walked: its counts are true */
+						s->cur.t->tree = s->cur.t->tree_acc;
+						s->cur.t->tree.at = time(NULL);
+					}
 					end_walk(s);
+				}
 				continue;
 			}
 			f->len = (int)n;

@@ -43,6 +43,11 @@ struct vault_tenant {
 	/* for status */
 	uint64_t sealed, refused, failed;
 	time_t last_seal, last_refusal;
+	/* What the last full catch-up scan of this tenant found (at == 0: none yet). */
+	struct tree_count {
+		uint64_t files, bytes, sealed;
+		time_t at;
+	} tree, tree_acc;
 };
 
 struct tenant_table {

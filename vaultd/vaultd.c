@@ -471,6 +471,7 @@ reload(struct vaultd *vd)
 				n->failed = o->failed;
 				n->last_seal = o->last_seal;
 				n->last_refusal = o->last_refusal;
+				n->tree = o->tree;
 			}
 		}
 		if (!n->ok)

@@ -49,6 +49,19 @@ chattr -i "$V/young2.bin"; touch -d '2001-01-01' "$V/young2.bin"; chattr +i "$V/
 chattr -i "$V/handsealed.bin"; setfattr -x trusted.sealvault.sealed "$V/handsealed.bin"; chattr +i "$V/handsealed.bin"
 sha_old1=$(sha256sum <"$V/old1.bin")
 start_vaultd "$T/vaultd.log"
+wait_vaultd_line "$T/vaultd.log" '^vaultd: catch-up scan done' 30
+
+# --- status: the tree as the catch-up scan counted it, and the quota
+"$VAULTCTL" status --json --control "$CTRL" >"$T/status.json" || fail "vaultctl status failed"
+python3 - "$T/status.json" <<'PY' || fail "status tree counts are wrong: $(cat "$T/status.json")"
+import json, sys
+t = json.load(open(sys.argv[1]))["tenants"][0]["tree"]
+assert t["as_of"] > 0 and t["files"] == 6 and t["sealed"] == 6 and t["unsealed"] == 0, t
+assert t["bytes"] == 5 * 3000 + len("manual\n"), t
+PY
+"$VAULTCTL" status --control "$CTRL" >"$T/status.txt" || fail "vaultctl status (text) failed"
+expect_grep "$T/status.txt" "6 files \\(6 sealed, 0 not\\), 15007 bytes" "status"
+pass "status: 6 files, all sealed, 15007 bytes, as the catch-up scan counted"
 
 # The tenant squats the attic before vaultd first needs it (review finding:
 # a tenant-owned attic let it delete a file while its flag was off).

@@ -537,7 +537,8 @@ report(struct ledger *l, struct report *r, const char *what, time_t now)
 		     "them as without a ledger entry); the last: %s",
 		     (unsigned long long)r->n, what, r->last);
 	r->n = 0;
-	r->next = now + REPORT_INTERVAL_S;
+	/* INT64_MAX: the final report at exit, which has no next one to schedule. */
+	r->next = now == INT64_MAX ? now : now + REPORT_INTERVAL_S;
 }
 
 bool

@@ -18,6 +18,7 @@
 #include "attic-ops.h"
 #include "attic.h"
 #include "broker-proto.h"
+#include "ledger.h"
 #include "log.h"
 #include "path.h"
 #include "seal.h"
@@ -358,11 +359,32 @@ struct purge_ctx {
 	time_t not_after;
 };
 
+/* Purges the attic entry rel for good, and tells the ledger, so that verify does not report it lost. */
+static void
+purge_entry(struct admin *a, const char *rel, time_t not_after)
+{
+	char reason[256], q[2 * VAULT_PATH_MAX], origin[VAULT_PATH_MAX];
+	uint64_t ino = 0;
+
+	log_shown(q, sizeof(q), rel);
+	if (attic_ops_purge(a->t, rel, not_after, &ino, reason, sizeof(reason)) < 0) {
+		a->failed++;
+		say(a, "FAILED %s: %s", q, reason);
+		audit_admin(a, rel, reason, false);
+		return;
+	}
+	a->done++;
+	if (attic_ops_origin(rel, origin, sizeof(origin)) == 0 &&
+	    ledger_record_purged(a->vd->ledger, a->t->conf->name, origin, ino) < 0)
+		say(a, "note: the ledger could not record the purge of %s", q);
+	say(a, "purged %s", q);
+	audit_admin(a, rel, "purged from the attic for good", true);
+}
+
 static void
 purge_one(struct admin *a, int fd, const struct stat *st, const char *rel, void *ctx)
 {
 	const struct purge_ctx *p = ctx;
-	char reason[256], q[2 * VAULT_PATH_MAX];
 	time_t moved = attic_ops_stamp(fd, SEAL_XATTR_ATTIC);
 
 	(void)st;
@@ -370,16 +392,7 @@ purge_one(struct admin *a, int fd, const struct stat *st, const char *rel, void 
 		a->skipped++;
 		return;
 	}
-	log_shown(q, sizeof(q), rel);
-	if (attic_ops_purge(a->t, rel, p->not_after, reason, sizeof(reason)) < 0) {
-		a->failed++;
-		say(a, "FAILED %s: %s", q, reason);
-		audit_admin(a, rel, reason, false);
-		return;
-	}
-	a->done++;
-	say(a, "purged %s", q);
-	audit_admin(a, rel, "purged from the attic for good", true);
+	purge_entry(a, rel, p->not_after);
 }
 
 static int
@@ -404,21 +417,8 @@ do_attic_purge(struct admin *a, char **w, size_t n)
 			close(fd);
 		}
 	}
-	for (size_t i = 2; i < n; i++) {
-		char reason[256], q[2 * VAULT_PATH_MAX];
-
-		log_shown(q, sizeof(q), w[i]);
-		if (attic_ops_purge(a->t, w[i], force ? (time_t)INT64_MAX : p.not_after, reason,
-				    sizeof(reason)) < 0) {
-			a->failed++;
-			say(a, "FAILED %s: %s", q, reason);
-			audit_admin(a, w[i], reason, false);
-		} else {
-			a->done++;
-			say(a, "purged %s", q);
-			audit_admin(a, w[i], "purged from the attic for good", true);
-		}
-	}
+	for (size_t i = 2; i < n; i++)
+		purge_entry(a, w[i], force ? (time_t)INT64_MAX : p.not_after);
 	say(a, "%s purge: %lu purged, %lu failed, %lu within the grace time", a->failed ? "error" : "ok",
 	    a->done, a->failed, a->skipped);
 	return a->failed ? 1 : 0;

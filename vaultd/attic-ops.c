@@ -288,8 +288,8 @@ out:
 }
 
 int
-attic_ops_purge(const struct vault_tenant *t, const char *rel, time_t not_after, char *reason,
-		size_t n)
+attic_ops_purge(const struct vault_tenant *t, const char *rel, time_t not_after, uint64_t *ino,
+		char *reason, size_t n)
 {
 	const char *aname;
 	time_t moved;
@@ -300,6 +300,11 @@ attic_ops_purge(const struct vault_tenant *t, const char *rel, time_t not_after,
 		if (adir >= 0)
 			close(adir);
 		return fd;
+	}
+	{
+		struct stat st;
+
+		*ino = fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
 	}
 	moved = attic_ops_stamp(fd, SEAL_XATTR_ATTIC);
 	if (moved < 0 || moved > not_after) {

@@ -40,8 +40,8 @@ int attic_ops_restore(const struct vault_tenant *t, const char *rel, char *vpath
  * Deletes the attic entry rel for good, if it moved into the attic at or
  * before not_after (its SEAL_XATTR_ATTIC stamp). 0, or -errno with reason.
  */
-int attic_ops_purge(const struct vault_tenant *t, const char *rel, time_t not_after, char *reason,
-		    size_t n);
+int attic_ops_purge(const struct vault_tenant *t, const char *rel, time_t not_after, uint64_t *ino,
+		    char *reason, size_t n);
 
 /* The vault path an attic entry came from: rel without its "~time-hex" suffix, with a '/'. */
 int attic_ops_origin(const char *rel, char *vpath, size_t size);

@@ -131,12 +131,18 @@ ledger_parse(const char *line, struct ledger_entry *ret)
 		*sp = '\0';
 		p = sp;
 	}
-	if (n != 6 || strcmp(w[0], LEDGER_VERSION) != 0 || strlen(w[1]) != 64)
+	if (n != 6 || strcmp(w[0], LEDGER_VERSION) != 0)
 		return -EINVAL;
-	for (size_t i = 0; i < 64; i++)
-		if (!((w[1][i] >= '0' && w[1][i] <= '9') || (w[1][i] >= 'a' && w[1][i] <= 'f')))
+	if (strcmp(w[1], LEDGER_PURGED) == 0) {
+		memcpy(ret->sha256, LEDGER_PURGED, sizeof(LEDGER_PURGED));
+	} else {
+		if (strlen(w[1]) != 64)
 			return -EINVAL;
-	memcpy(ret->sha256, w[1], 65);
+		for (size_t i = 0; i < 64; i++)
+			if (!((w[1][i] >= '0' && w[1][i] <= '9') || (w[1][i] >= 'a' && w[1][i] <= 'f')))
+				return -EINVAL;
+		memcpy(ret->sha256, w[1], 65);
+	}
 	if (parse_u64(w[2], &ret->size) < 0 || parse_u64(w[3], &sealed) < 0 || sealed > INT64_MAX ||
 	    parse_u64(w[4], &ret->ino) < 0)
 		return -EINVAL;

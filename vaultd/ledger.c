@@ -221,6 +221,36 @@ note(struct report *r, const char *tenant, const char *vpath, const char *reason
 	snprintf(r->last, sizeof(r->last), "tenant %s, %s: %s", tenant, qpath, reason);
 }
 
+static int open_out(struct ledger *l, uint32_t tenant, char *reason, size_t rsize);
+
+int
+ledger_record_purged(struct ledger *l, const char *tenant, const char *vpath, uint64_t ino)
+{
+	struct ledger_entry *e;
+	char reason[256], line[LEDGER_LINE_MAX + 2];
+	int64_t id;
+	int fd, n;
+
+	if (l == NULL || strlen(vpath) >= VAULT_PATH_MAX || (id = intern(l, tenant)) < 0)
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return -ENOMEM;
+	memcpy(e->sha256, LEDGER_PURGED, sizeof(LEDGER_PURGED));
+	e->sealed = (int64_t)time(NULL);
+	e->ino = ino;
+	memcpy(e->vpath, vpath, strlen(vpath) + 1);
+	n = ledger_format(e, line, sizeof(line));
+	free(e);
+	if (n < 0)
+		return n;
+	fd = open_out(l, (uint32_t)id, reason, sizeof(reason));
+	if (fd < 0)
+		return fd;
+	/* O_APPEND, one write: whole lines even beside vaultd's own appends. */
+	return write(fd, line, (size_t)n) == n ? 0 : -EIO;
+}
+
 int
 ledger_add(struct ledger *l, const struct vault_tenant *t, const char *vpath)
 {

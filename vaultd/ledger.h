@@ -112,8 +112,11 @@ int ledger_timeout_ms(const struct ledger *l);
 void ledger_stats(const struct ledger *l, struct ledger_stats *ret);
 
 /* One line of a ledger file, parsed (ledger-line.c, shared with vaultctl verify). */
+/* The digest word of a "purged" line: the file left the attic for good (vaultctl attic purge). */
+#define LEDGER_PURGED	"purged"
+
 struct ledger_entry {
-	char sha256[65];	/* lowercase hex, NUL-terminated */
+	char sha256[65];	/* lowercase hex, NUL-terminated; or LEDGER_PURGED */
 	uint64_t size;
 	int64_t sealed;		/* Unix time */
 	uint64_t ino;
@@ -133,8 +136,15 @@ int ledger_unescape(const char *in, char *out, size_t size);
 int ledger_format(const struct ledger_entry *e, char *out, size_t size);
 
 /*
+ * Appends a LEDGER_PURGED line for tenant's vpath (inode ino): verify then
+ * knows the file was deleted on purpose, not lost. 0 or -errno.
+ */
+int ledger_record_purged(struct ledger *l, const char *tenant, const char *vpath, uint64_t ino);
+
+/*
  * line (without its newline) into *ret. 0, or -EINVAL: not six words, an
- * unknown version, a digest that is not 64 lowercase hex digits, a number
+ * unknown version, a digest that is not 64 lowercase hex digits (nor
+ * LEDGER_PURGED), a number
  * that is not one, a path that is not absolute.
  */
 int ledger_parse(const char *line, struct ledger_entry *ret);

@@ -71,7 +71,7 @@ struct tenant_report {
 	const char *name;
 	char ledger[PATH_MAX];
 	char problem[PATH_MAX + 256];	/* the tenant as a whole could not be checked */
-	uint64_t entries, ok, bad_lines, first_bad_line;
+	uint64_t entries, ok, purged, bad_lines, first_bad_line;
 	bool no_ledger;
 	struct list mismatch, missing, attic, not_sealed, errors, unledgered, rewritten;
 };
@@ -171,7 +171,8 @@ map_put(struct map *m, const struct ledger_entry *le, struct entry *ret_prev)
 		}
 		*s = e;
 		m->n++;
-	} else if ((*s)->ino == le->ino && strcmp((*s)->sha256, le->sha256) != 0) {
+	} else if ((*s)->ino == le->ino && strcmp((*s)->sha256, le->sha256) != 0 &&
+		   strcmp(le->sha256, LEDGER_PURGED) != 0) {
 		*ret_prev = **s;
 		rewritten = 1;
 	}
@@ -462,6 +463,10 @@ check_entry(struct tenant_report *r, int root_fd, dev_t dev, const struct entry 
 	bool sealed;
 	int fd, err;
 
+	if (strcmp(e->sha256, LEDGER_PURGED) == 0) {
+		r->purged++;	/* deleted on purpose through vaultctl attic purge */
+		return;
+	}
 	fd = open_in_root(root_fd, e->vpath);
 	if (fd == -ENOENT || fd == -ENOTDIR) {
 		if (attic_lookup(attic, root_fd, e->vpath, e->ino, where, sizeof(where)))
@@ -651,11 +656,11 @@ print_text(const struct tenant_report *r)
 		return;
 	}
 	printf("%" PRIu64 " in the ledger%s, %" PRIu64 " ok, %" PRIu64 " MISMATCH, %" PRIu64 " MISSING, %" PRIu64
-	       " in the attic, %" PRIu64 " NOT SEALED, %" PRIu64 " errors, %" PRIu64 " REWRITTEN; %" PRIu64
-	       " sealed without a ledger entry\n",
+	       " in the attic, %" PRIu64 " purged, %" PRIu64 " NOT SEALED, %" PRIu64 " errors, %" PRIu64
+	       " REWRITTEN; %" PRIu64 " sealed without a ledger entry\n",
 	       r->entries, r->no_ledger ? " (no ledger file yet)" : "", r->ok, r->mismatch.count,
-	       r->missing.count, r->attic.count, r->not_sealed.count, r->errors.count, r->rewritten.count,
-	       r->unledgered.count);
+	       r->missing.count, r->attic.count, r->purged, r->not_sealed.count, r->errors.count,
+	       r->rewritten.count, r->unledgered.count);
 	if (r->bad_lines)
 		printf("  BAD LEDGER LINES: %" PRIu64 " in %s, the first is line %" PRIu64 "\n", r->bad_lines,
 		       r->ledger, r->first_bad_line);
@@ -743,10 +748,10 @@ print_json(const struct tenant_report *r, size_t n, const struct rate *rate, dou
 			printf("null");
 		printf(",\"entries\":%" PRIu64 ",\"bad_lines\":%" PRIu64 ",\"counts\":{\"ok\":%" PRIu64
 		       ",\"mismatch\":%" PRIu64 ",\"missing\":%" PRIu64 ",\"in_attic\":%" PRIu64
-		       ",\"not_sealed\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"rewritten\":%" PRIu64
-		       ",\"unledgered\":%" PRIu64 "}",
+		       ",\"purged\":%" PRIu64 ",\"not_sealed\":%" PRIu64 ",\"errors\":%" PRIu64
+		       ",\"rewritten\":%" PRIu64 ",\"unledgered\":%" PRIu64 "}",
 		       t->entries, t->bad_lines, t->ok, t->mismatch.count, t->missing.count, t->attic.count,
-		       t->not_sealed.count, t->errors.count, t->rewritten.count, t->unledgered.count);
+		       t->purged, t->not_sealed.count, t->errors.count, t->rewritten.count, t->unledgered.count);
 		json_list(&t->mismatch, "mismatch", NULL, (const char *const[2]){ "expected", "actual" });
 		json_list(&t->rewritten, "rewritten", NULL, (const char *const[2]){ "before", "after" });
 		json_list(&t->missing, "missing", NULL, NULL);

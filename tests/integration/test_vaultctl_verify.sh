@@ -98,14 +98,14 @@ pass "ledger: root's (0700/0600), 50 lines of v1 SHA256 SIZE SEALTIME INO VPATH 
 
 # --- an intact tree: clean
 verify "$T/v1.out" || { cat "$T/v1.out" >&2; fail "verify of an intact tree failed"; }
-expect_grep "$T/v1.out" '^tenant wt: 50 in the ledger, 50 ok, 0 MISMATCH, 0 MISSING, 0 in the attic, 0 NOT SEALED, 0 errors, 0 REWRITTEN; 0 sealed without a ledger entry$' "verify summary"
+expect_grep "$T/v1.out" '^tenant wt: 50 in the ledger, 50 ok, 0 MISMATCH, 0 MISSING, 0 in the attic, 0 purged, 0 NOT SEALED, 0 errors, 0 REWRITTEN; 0 sealed without a ledger entry$' "verify summary"
 expect_grep "$T/v1.out" ': clean$' "verify verdict"
 verify "$T/v1.json" --json || fail "verify --json of an intact tree failed"
 python3 - "$T/v1.json" <<'PY' || fail "verify --json of an intact tree is wrong"
 import json, sys
 d = json.load(open(sys.argv[1]))
 t, = d["tenants"]
-want = {"ok": 50, "mismatch": 0, "missing": 0, "in_attic": 0, "not_sealed": 0, "errors": 0,
+want = {"ok": 50, "mismatch": 0, "missing": 0, "in_attic": 0, "purged": 0, "not_sealed": 0, "errors": 0,
         "rewritten": 0, "unledgered": 0}
 if not d["clean"] or not t["clean"] or t["counts"] != want or t["entries"] != 50:
     sys.exit("got %r" % d)
@@ -148,7 +148,7 @@ expect_grep "$T/v2.out" "^  MISMATCH $TAMPERED: expected $sha_before \\($size_be
 printf '%s\n' /d000/hand.dat "$LOST" | LC_ALL=C sort >"$T/want-unledgered"
 the_lines "$T/v2.out" 'NO LEDGER ENTRY' >"$T/got-unledgered"
 diff -u "$T/want-unledgered" "$T/got-unledgered" >&2 || { cat "$T/v2.out" >&2; fail "the files without a ledger entry"; }
-expect_grep "$T/v2.out" '^tenant wt: 49 in the ledger, 46 ok, 1 MISMATCH, 1 MISSING, 0 in the attic, 1 NOT SEALED, 0 errors, 0 REWRITTEN; 2 sealed without a ledger entry$' "verify summary"
+expect_grep "$T/v2.out" '^tenant wt: 49 in the ledger, 46 ok, 1 MISMATCH, 1 MISSING, 0 in the attic, 0 purged, 1 NOT SEALED, 0 errors, 0 REWRITTEN; 2 sealed without a ledger entry$' "verify summary"
 expect_grep "$T/v2.out" 'PROBLEMS FOUND$' "verify verdict"
 pass "verify: exactly the changed byte (MISMATCH with both digests), the deleted file, the unsealed one and the two without a ledger entry; exit 1"
 
@@ -160,7 +160,7 @@ import json, sys
 f, tampered, before, after, deleted, unsealed, lost = sys.argv[1:]
 d = json.load(open(f))
 t, = d["tenants"]
-want = {"ok": 46, "mismatch": 1, "missing": 1, "in_attic": 0, "not_sealed": 1, "errors": 0,
+want = {"ok": 46, "mismatch": 1, "missing": 1, "in_attic": 0, "purged": 0, "not_sealed": 1, "errors": 0,
         "rewritten": 0, "unledgered": 2}
 if d["clean"] or t["clean"] or t["counts"] != want:
     sys.exit("counts %r" % t["counts"])
@@ -204,8 +204,16 @@ fi
 	{ cat "$T/v3.out" >&2; fail "$UNLOCKED is not reported in the attic"; }
 [[ $(the_lines "$T/v3.out" MISSING) == "$DELETED" ]] || { cat "$T/v3.out" >&2; fail "MISSING is not exactly $DELETED after unlock"; }
 [[ -z $(the_lines "$T/v3.out" 'NOT SEALED') ]] || { cat "$T/v3.out" >&2; fail "$UNSEALED still not sealed"; }
-expect_grep "$T/v3.out" '^tenant wt: 49 in the ledger, 46 ok, 1 MISMATCH, 1 MISSING, 1 in the attic, 0 NOT SEALED, 0 errors, 1 REWRITTEN; 2 sealed without a ledger entry$' "verify summary"
+expect_grep "$T/v3.out" '^tenant wt: 49 in the ledger, 46 ok, 1 MISMATCH, 1 MISSING, 1 in the attic, 0 purged, 0 NOT SEALED, 0 errors, 1 REWRITTEN; 2 sealed without a ledger entry$' "verify summary"
 pass "verify: unlock's file is in the attic, not missing; a file rewritten in place and sealed again is REWRITTEN, one sealed again unchanged is not"
+
+# --- a purge is recorded in the ledger: the file is "purged", not missing
+"$VAULTCTL" attic purge wt --force --config "$CONF" >"$T/purge.out" 2>&1 ||
+	{ cat "$T/purge.out" >&2; fail "attic purge failed"; }
+verify "$T/v3b.out" && fail "verify passed on a tampered tree"
+[[ $(the_lines "$T/v3b.out" MISSING) == "$DELETED" ]] || { cat "$T/v3b.out" >&2; fail "MISSING is not exactly $DELETED after the purge"; }
+expect_grep "$T/v3b.out" '^tenant wt: 49 in the ledger, 46 ok, 1 MISMATCH, 1 MISSING, 0 in the attic, 1 purged, 0 NOT SEALED, 0 errors, 1 REWRITTEN; 2 sealed without a ledger entry$' "verify summary"
+pass "verify: a file purged from the attic is counted as purged, not missing"
 
 # --- one tenant by name, the usage errors, the audit
 verify "$T/v4.out" wt && fail "verify wt passed on a tampered tree"

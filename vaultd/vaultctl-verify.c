@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/xattr.h>
+
 #include "ledger.h"
 #include "log.h"
 #include "path.h"
@@ -38,6 +40,7 @@
 #define LIST_MAX		1000	/* problems listed per kind and tenant; all are counted */
 #define UNLEDGERED_LIST_MAX	20
 #define DEFAULT_RATE_MB		50.0
+#define RECORD_MAX		100000	/* files --record takes in one run */
 #define ATTIC_VDIR		"/.sealvault/attic"
 
 /* One path the ledger records: its last line. */
@@ -72,7 +75,9 @@ struct tenant_report {
 	char ledger[PATH_MAX];
 	char problem[PATH_MAX + 256];	/* the tenant as a whole could not be checked */
 	uint64_t entries, ok, purged, bad_lines, first_bad_line;
+	uint64_t recorded;	/* --record: sealed files without an entry, hashed and added now */
 	bool no_ledger;
+	bool record;
 	struct list mismatch, missing, attic, not_sealed, errors, unledgered, rewritten;
 };
 
@@ -499,6 +504,61 @@ check_entry(struct tenant_report *r, int root_fd, dev_t dev, const struct entry 
 		r->ok++;
 }
 
+/*
+ * --record: the sealed files the ledger does not know (vaultd stopped
+ * before it hashed them) are hashed now, while immutable, and appended as
+ * vaultd would have. What could not be recorded stays listed.
+ */
+static void
+record_unledgered(struct tenant_report *r, const char *state_dir, int root_fd, unsigned char *buf,
+		  struct rate *rate)
+{
+	char dir[PATH_MAX], line[LEDGER_LINE_MAX + 2];
+	struct ledger_entry *e = calloc(1, sizeof(*e));
+	size_t kept = 0;
+	int out;
+
+	snprintf(dir, sizeof(dir), "%s/" LEDGER_DIR, state_dir);
+	if (e == NULL || (mkdir(state_dir, 0700) < 0 && errno != EEXIST) ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+	    (out = open(r->ledger, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		list_add(&r->errors, "/", "cannot open the ledger to record", NULL, 0, 0);
+		free(e);
+		return;
+	}
+	for (size_t i = 0; i < r->unledgered.n; i++) {
+		struct item *it = &r->unledgered.v[i];
+		char when[32];
+		struct stat st;
+		ssize_t wl;
+		int fd = open_in_root(root_fd, it->path), n = -1;
+
+		if (fd >= 0 && is_immutable(fd) && fstat(fd, &st) == 0 &&
+		    hash_fd(fd, buf, rate, e->sha256, &e->size) == 0 && is_immutable(fd)) {
+			wl = fgetxattr(fd, "trusted.sealvault.sealed", when, sizeof(when) - 1);
+			when[wl > 0 ? wl : 0] = '\0';
+			e->sealed = wl > 0 ? strtoll(when, NULL, 10) : 0;
+			e->ino = (uint64_t)st.st_ino;
+			snprintf(e->vpath, sizeof(e->vpath), "%s", it->path);
+			n = ledger_format(e, line, sizeof(line));
+		}
+		if (fd >= 0)
+			close(fd);
+		if (n > 0 && write(out, line, (size_t)n) == n) {
+			r->recorded++;
+			r->unledgered.count--;
+			free(it->path);
+			free(it->a);
+			free(it->b);
+			continue;
+		}
+		r->unledgered.v[kept++] = *it;	/* not recorded: still reported */
+	}
+	r->unledgered.n = kept;
+	close(out);
+	free(e);
+}
+
 /* Every sealed regular file below the root that the ledger does not know; .sealvault* skipped. */
 static int
 walk_unledgered(struct tenant_report *r, int root_fd, dev_t dev, struct map *m)
@@ -581,7 +641,8 @@ verify_tenant(const struct policy *p, const struct policy_tenant *pt, struct ten
 	r->name = pt->name;
 	r->mismatch.max = r->missing.max = r->attic.max = r->not_sealed.max = r->errors.max = LIST_MAX;
 	r->rewritten.max = LIST_MAX;
-	r->unledgered.max = UNLEDGERED_LIST_MAX;
+	/* --record acts on each one: list them all (up to a bound; a rerun takes the rest). */
+	r->unledgered.max = r->record ? RECORD_MAX : UNLEDGERED_LIST_MAX;
 	root_fd = open(pt->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (root_fd < 0 || fstat(root_fd, &st) < 0) {
 		snprintf(r->problem, sizeof(r->problem), "cannot open the root %s: %s", pt->root,
@@ -609,6 +670,8 @@ verify_tenant(const struct policy *p, const struct policy_tenant *pt, struct ten
 		check_entry(r, root_fd, st.st_dev, sorted[i], buf, rate, &attic);
 	if (walk_unledgered(r, root_fd, st.st_dev, &m) < 0)
 		snprintf(r->problem, sizeof(r->problem), "out of memory walking the tree");
+	else if (r->record)
+		record_unledgered(r, p->state_dir, root_fd, buf, rate);
 out:
 	attic_cache_clear(&attic);
 	free(sorted);
@@ -661,6 +724,8 @@ print_text(const struct tenant_report *r)
 	       r->entries, r->no_ledger ? " (no ledger file yet)" : "", r->ok, r->mismatch.count,
 	       r->missing.count, r->attic.count, r->purged, r->not_sealed.count, r->errors.count,
 	       r->rewritten.count, r->unledgered.count);
+	if (r->record)
+		printf("  recorded now: %" PRIu64 " sealed files the ledger did not know\n", r->recorded);
 	if (r->bad_lines)
 		printf("  BAD LEDGER LINES: %" PRIu64 " in %s, the first is line %" PRIu64 "\n", r->bad_lines,
 		       r->ledger, r->first_bad_line);
@@ -749,9 +814,10 @@ print_json(const struct tenant_report *r, size_t n, const struct rate *rate, dou
 		printf(",\"entries\":%" PRIu64 ",\"bad_lines\":%" PRIu64 ",\"counts\":{\"ok\":%" PRIu64
 		       ",\"mismatch\":%" PRIu64 ",\"missing\":%" PRIu64 ",\"in_attic\":%" PRIu64
 		       ",\"purged\":%" PRIu64 ",\"not_sealed\":%" PRIu64 ",\"errors\":%" PRIu64
-		       ",\"rewritten\":%" PRIu64 ",\"unledgered\":%" PRIu64 "}",
+		       ",\"rewritten\":%" PRIu64 ",\"unledgered\":%" PRIu64 ",\"recorded\":%" PRIu64 "}",
 		       t->entries, t->bad_lines, t->ok, t->mismatch.count, t->missing.count, t->attic.count,
-		       t->purged, t->not_sealed.count, t->errors.count, t->rewritten.count, t->unledgered.count);
+		       t->purged, t->not_sealed.count, t->errors.count, t->rewritten.count, t->unledgered.count,
+		       t->recorded);
 		json_list(&t->mismatch, "mismatch", NULL, (const char *const[2]){ "expected", "actual" });
 		json_list(&t->rewritten, "rewritten", NULL, (const char *const[2]){ "before", "after" });
 		json_list(&t->missing, "missing", NULL, NULL);
@@ -767,13 +833,14 @@ print_json(const struct tenant_report *r, size_t n, const struct rate *rate, dou
 /* ---------------------------------------------------------------- main */
 
 static const char usage_text[] =
-	"usage: vaultctl verify [TENANT] [--json] [--rate MB/s] [--config FILE]\n"
+	"usage: vaultctl verify [TENANT] [--json] [--rate MB/s] [--record] [--config FILE]\n"
 	"Re-hashes every sealed file vaultd's ledger records (all tenants, or TENANT)\n"
 	"and reports files whose content changed (MISMATCH), that are gone (MISSING;\n"
 	"files moved into the attic are named as such), whose immutable flag is off\n"
 	"(NOT SEALED), and sealed files that have no ledger entry. Reads at most\n"
 	"--rate MB/s (default 50; 0: no limit). Runs as root; needs no running vaultd.\n"
-	"Exit 0: all clean; 1: something is wrong; 2: usage.\n";
+	"--record hashes sealed files the ledger does not know yet (vaultd stopped\n"
+	"before it did) and adds them. Exit 0: all clean; 1: something is wrong; 2: usage.\n";
 
 int
 verify_main(int argc, char *argv[])
@@ -782,6 +849,7 @@ verify_main(int argc, char *argv[])
 		{ "config", required_argument, NULL, 'c' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "record", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -793,7 +861,7 @@ verify_main(int argc, char *argv[])
 	unsigned char *buf = NULL;
 	uint64_t counts[7] = { 0 };
 	char detail[512];
-	bool json = false, clean = true;
+	bool json = false, clean = true, record = false;
 	size_t n = 0;
 	int c, rc = 1;
 
@@ -802,6 +870,7 @@ verify_main(int argc, char *argv[])
 		switch (c) {
 		case 'c': config = optarg; break;
 		case 'j': json = true; break;
+		case 'R': record = true; break;
 		case 'r': {
 			char *end;
 			double mb = strtod(optarg, &end);
@@ -853,6 +922,7 @@ verify_main(int argc, char *argv[])
 		if (only != NULL && strcmp(pt->name, only) != 0)
 			continue;
 		r = &reports[n++];
+		r->record = record;
 		verify_tenant(p, pt, r, buf, &rate);
 		clean = clean && tenant_clean(r);
 		counts[0] += r->ok;

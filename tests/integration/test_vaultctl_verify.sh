@@ -106,7 +106,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 t, = d["tenants"]
 want = {"ok": 50, "mismatch": 0, "missing": 0, "in_attic": 0, "purged": 0, "not_sealed": 0, "errors": 0,
-        "rewritten": 0, "unledgered": 0}
+        "rewritten": 0, "unledgered": 0, "recorded": 0}
 if not d["clean"] or not t["clean"] or t["counts"] != want or t["entries"] != 50:
     sys.exit("got %r" % d)
 PY
@@ -161,7 +161,7 @@ f, tampered, before, after, deleted, unsealed, lost = sys.argv[1:]
 d = json.load(open(f))
 t, = d["tenants"]
 want = {"ok": 46, "mismatch": 1, "missing": 1, "in_attic": 0, "purged": 0, "not_sealed": 1, "errors": 0,
-        "rewritten": 0, "unledgered": 2}
+        "rewritten": 0, "unledgered": 2, "recorded": 0}
 if d["clean"] or t["clean"] or t["counts"] != want:
     sys.exit("counts %r" % t["counts"])
 m, = t["mismatch"]
@@ -214,6 +214,13 @@ verify "$T/v3b.out" && fail "verify passed on a tampered tree"
 [[ $(the_lines "$T/v3b.out" MISSING) == "$DELETED" ]] || { cat "$T/v3b.out" >&2; fail "MISSING is not exactly $DELETED after the purge"; }
 expect_grep "$T/v3b.out" '^tenant wt: 49 in the ledger, 46 ok, 1 MISMATCH, 1 MISSING, 0 in the attic, 1 purged, 0 NOT SEALED, 0 errors, 1 REWRITTEN; 2 sealed without a ledger entry$' "verify summary"
 pass "verify: a file purged from the attic is counted as purged, not missing"
+
+# --- --record: the sealed files the ledger does not know are hashed and added
+verify "$T/v3c.out" --record && fail "verify --record passed on a tampered tree"
+expect_grep "$T/v3c.out" "recorded now: 2 sealed files the ledger did not know" "verify --record"
+verify "$T/v3d.out" && fail "verify passed on a tampered tree"
+expect_grep "$T/v3d.out" '; 0 sealed without a ledger entry$' "verify after --record"
+pass "verify --record: the two files without a ledger entry are recorded, none left"
 
 # --- one tenant by name, the usage errors, the audit
 verify "$T/v4.out" wt && fail "verify wt passed on a tampered tree"

@@ -48,13 +48,28 @@ struct deferred {
 	struct vault_tenant *t;
 	char *vpath;
 	time_t due;
+	unsigned times;		/* deferred this often already */
 };
+
+/*
+ * A file kept "fresh" (its ctime touched every second) is deferred at most
+ * this often, then sealed anyway: a tenant cannot keep a file unsealed by
+ * scans forever, and a real writer that slow is not a writer vaultd waits for.
+ */
+#define DEFER_TIMES_MAX	12
 
 struct scanner {
 	struct vaultd *vd;
 	struct job jobs[JOBS_MAX];
 	size_t n_jobs;
-	bool full_pending;	/* the job list overflowed: a full scan follows */
+	/*
+	 * The tenants whose jobs or deferred files overflowed the bounded lists:
+	 * a full scan of each follows, of those tenants only, so one tenant's
+	 * flood of moved-in directories costs the others nothing.
+	 */
+	bool *rescan;
+	size_t n_rescan;
+	bool full_pending;	/* any rescan[] set */
 	/* the walk in progress */
 	struct job cur;
 	bool walking;
@@ -76,8 +91,11 @@ scanner_new(struct vaultd *vd, struct scanner **ret)
 {
 	struct scanner *s = calloc(1, sizeof(*s));
 
-	if (s == NULL)
+	if (s == NULL || (s->rescan = calloc(vd->tenants.n ? vd->tenants.n : 1, sizeof(bool))) == NULL) {
+		free(s);
 		return -ENOMEM;
+	}
+	s->n_rescan = vd->tenants.n;
 	s->vd = vd;
 	*ret = s;
 	return 0;
@@ -114,8 +132,20 @@ scanner_free(struct scanner *s)
 	for (size_t i = 0; i < s->n_def; i++)
 		free(s->def[i].vpath);
 	free(s->def);
+	free(s->rescan);
 	free(s);
 	return NULL;
+}
+
+/* t's lists overflowed: a full scan of t follows (of t only). */
+static void
+rescan_later(struct scanner *s, const struct vault_tenant *t)
+{
+	size_t i = (size_t)(t - s->vd->tenants.t);
+
+	if (i < s->n_rescan)
+		s->rescan[i] = true;
+	s->full_pending = true;
 }
 
 static void
@@ -150,7 +180,7 @@ enqueue_one(struct scanner *s, struct vault_tenant *t, const char *vpath, unsign
 	if (strcmp(vpath, "/") == 0 && (flags & SCAN_SEAL))
 		s->round.full = true;
 	if (s->n_jobs == JOBS_MAX || (copy = strdup(vpath)) == NULL) {
-		s->full_pending = true;
+		rescan_later(s, t);
 		return;
 	}
 	s->jobs[s->n_jobs++] = (struct job){ .t = t, .vpath = copy, .flags = flags };
@@ -205,8 +235,11 @@ start_walk(struct scanner *s)
 
 	if (s->n_jobs == 0 && s->full_pending) {
 		s->full_pending = false;
-		for (size_t i = 0; i < s->vd->tenants.n; i++)
-			enqueue_one(s, &s->vd->tenants.t[i], "/", SCAN_SEAL | SCAN_WATCH);
+		for (size_t i = 0; i < s->n_rescan && i < s->vd->tenants.n; i++)
+			if (s->rescan[i]) {
+				s->rescan[i] = false;
+				enqueue_one(s, &s->vd->tenants.t[i], "/", SCAN_SEAL | SCAN_WATCH);
+			}
 	}
 	while (s->n_jobs > 0) {
 		s->cur = s->jobs[0];
@@ -245,13 +278,13 @@ recently_changed(const struct scanner *s, const struct statx_timestamp *ctime)
 }
 
 static void
-defer(struct scanner *s, struct vault_tenant *t, const char *vpath)
+defer(struct scanner *s, struct vault_tenant *t, const char *vpath, unsigned times)
 {
 	char *copy;
 
 	s->round.deferred++;
 	if (s->n_def == DEFERRED_MAX) {
-		s->full_pending = true;	/* too many to track one by one */
+		rescan_later(s, t);	/* too many to track one by one */
 		return;
 	}
 	if (s->n_def == s->cap_def) {
@@ -259,17 +292,17 @@ defer(struct scanner *s, struct vault_tenant *t, const char *vpath)
 		struct deferred *nd = realloc(s->def, ncap * sizeof(*nd));
 
 		if (nd == NULL) {
-			s->full_pending = true;
+			rescan_later(s, t);
 			return;
 		}
 		s->def = nd;
 		s->cap_def = ncap;
 	}
 	if ((copy = strdup(vpath)) == NULL) {
-		s->full_pending = true;
+		rescan_later(s, t);
 		return;
 	}
-	s->def[s->n_def++] = (struct deferred){ .t = t, .vpath = copy,
+	s->def[s->n_def++] = (struct deferred){ .t = t, .vpath = copy, .times = times,
 						.due = time(NULL) + (time_t)s->vd->settle_s + 1 };
 }
 
@@ -356,7 +389,7 @@ visit(struct scanner *s, struct frame *f, const struct linux_dirent64 *d)
 	if (!seal_path_wanted(t, s->vpath))
 		goto out;
 	if (recently_changed(s, &stx.stx_ctime)) {
-		defer(s, t, s->vpath);
+		defer(s, t, s->vpath, 1);
 		goto out;
 	}
 	fd = openat(f->fd, d->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -388,9 +421,10 @@ recheck_deferred(struct scanner *s, unsigned budget)
 		done++;
 		fd = path_open(d.t->root_fd, d.vpath, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
 		if (fd >= 0) {
-			if (statx(fd, "", AT_EMPTY_PATH, STATX_CTIME, &stx) == 0 &&
+			if (d.times < DEFER_TIMES_MAX &&
+			    statx(fd, "", AT_EMPTY_PATH, STATX_CTIME, &stx) == 0 &&
 			    recently_changed(s, &stx.stx_ctime))
-				defer(s, d.t, d.vpath);
+				defer(s, d.t, d.vpath, d.times + 1);
 			else
 				seal_opened(s, d.t, fd, d.vpath);
 			close(fd);

@@ -98,9 +98,7 @@ check_request(const struct tenant_table *tab, uid_t uid, int fd, const char *vpa
 	out->seal = SEAL_REFUSED;
 	out->tenant = NULL;
 	/* Who asks: for the log, before any check can refuse. */
-	for (size_t i = 0; i < tab->n && out->tenant == NULL; i++)
-		if (tenant_serves_uid(&tab->t[i], uid))
-			out->tenant = &tab->t[i];
+	out->tenant = tenants_by_uid(tab, uid);
 	out->maintenance = out->tenant != NULL && tenant_is_maint_uid(out->tenant, uid);
 	if (out->tenant == NULL) {
 		refuse(out, -EPERM, "uid %u is the user of no tenant", (unsigned)uid);
@@ -248,9 +246,7 @@ broker_maint_begin(const struct tenant_table *tab, uid_t uid, struct broker_outc
 	out->tenant = t;
 	out->maintenance = t != NULL;
 	if (t == NULL) {
-		for (size_t i = 0; i < tab->n && out->tenant == NULL; i++)
-			if (tenant_serves_uid(&tab->t[i], uid))
-				out->tenant = &tab->t[i];
+		out->tenant = tenants_by_uid(tab, uid);
 		return refuse(out, -EPERM, "uid %u is the maintenance user of no tenant", (unsigned)uid);
 	}
 	r = protect_tree(t->root_fd, t->uid, t->maint_uid, &out->dirs_protected);
@@ -287,9 +283,7 @@ parse_report(const struct tenant_table *tab, const unsigned char *p, size_t len,
 		snprintf(out->reason, sizeof(out->reason), "malformed report");
 		return -EPROTO;
 	}
-	for (size_t i = 0; i < tab->n && out->tenant == NULL; i++)
-		if (tenant_serves_uid(&tab->t[i], out->uid))
-			out->tenant = &tab->t[i];
+	out->tenant = tenants_by_uid(tab, out->uid);
 	out->maintenance = out->tenant != NULL && tenant_is_maint_uid(out->tenant, out->uid);
 	if (out->tenant == NULL) {
 		snprintf(out->reason, sizeof(out->reason), "report from uid %u, the user of no tenant",

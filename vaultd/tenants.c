@@ -102,3 +102,12 @@ tenants_by_path(const struct tenant_table *tab, const char *abspath, const char 
 		*vpath = abspath[best->root_len] ? abspath + best->root_len : "/";
 	return best;
 }
+
+struct vault_tenant *
+tenants_by_uid(const struct tenant_table *tab, uid_t uid)
+{
+	for (size_t i = 0; i < tab->n; i++)
+		if (tenant_serves_uid(&tab->t[i], uid))
+			return &tab->t[i];
+	return NULL;
+}

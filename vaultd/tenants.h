@@ -67,6 +67,9 @@ void tenants_close(struct tenant_table *tab);
 struct vault_tenant *tenants_by_path(const struct tenant_table *tab, const char *abspath,
 				     const char **vpath);
 
+/* The first tenant a peer with uid acts for (as its user or maintenance user); NULL if none. */
+struct vault_tenant *tenants_by_uid(const struct tenant_table *tab, uid_t uid);
+
 /* Whether a peer with uid acts for t: t is ok and uid is its user or its maintenance user. */
 static inline bool
 tenant_serves_uid(const struct vault_tenant *t, uid_t uid)

@@ -295,13 +295,10 @@ broker_peer_welcome(struct vaultd *vd, struct loop *l, int c)
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 	unsigned same = 0;
-	bool tenant = false;
 
 	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return false;
-	for (size_t i = 0; i < vd->tenants.n && !tenant; i++)
-		tenant = tenant_serves_uid(&vd->tenants.t[i], cred.uid);
-	if (!tenant) {
+	if (tenants_by_uid(&vd->tenants, cred.uid) == NULL) {
 		struct audit_record r = {
 			.event = AUDIT_SEAL_REFUSED, .priority = LOG_WARNING, .op = "connect",
 			.source = "broker", .uid = cred.uid, .pid = cred.pid,

@@ -198,6 +198,7 @@ broker_seal_fd(const struct tenant_table *tab, uid_t uid, int fd, const char *vp
 		return out->status;
 	out->seal = seal_file(t, fd, &st, vpath, &res);
 	out->dirs_protected = res.dirs_protected;
+	out->resealed = res.resealed;
 	if (out->seal == SEAL_DONE || out->seal == SEAL_ALREADY)
 		return 0;
 	return refuse(out, res.error ? res.error : -EPERM, "%s", res.reason);

@@ -35,6 +35,7 @@ struct broker_outcome {
 	uid_t uid;
 	bool maintenance;			/* the peer is the tenant's maintenance user */
 	unsigned dirs_protected;
+	bool resealed;				/* seal: it had been sealed before (seal.h) */
 };
 
 /*

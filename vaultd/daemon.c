@@ -26,16 +26,18 @@ found_dir(struct vaultd *vd, const char *path)
 		scanner_enqueue(vd->scanner, t, vpath, SCAN_SEAL | SCAN_WATCH);
 }
 
+/* The audit records of a seal's outcome (nothing for ALREADY or NOT_SEALED_CLASS but its directories). */
 static void
-audit_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath, const char *source,
-	   const struct seal_result *res)
+audit_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath, const struct seal_result *res,
+	   const char *source, uid_t uid, pid_t pid)
 {
 	struct audit_record r = {
 		.op = "seal",
-		.tenant = t->conf->name,
+		.tenant = t != NULL ? t->conf->name : NULL,
 		.path = vpath,
 		.source = source,
-		.uid = (uid_t)-1,
+		.uid = uid,
+		.pid = pid,
 	};
 
 	switch (res->outcome) {
@@ -48,12 +50,12 @@ audit_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath, const c
 	case SEAL_REFUSED:
 		r.event = AUDIT_SEAL_REFUSED;
 		r.priority = LOG_WARNING;
-		r.reason = res->reason;
+		r.reason = res->reason[0] ? res->reason : NULL;
 		break;
 	case SEAL_FAILED:
 		r.event = AUDIT_SEAL_FAILED;
 		r.priority = LOG_ERR;
-		r.reason = res->reason;
+		r.reason = res->reason[0] ? res->reason : NULL;
 		break;
 	default:
 		break;
@@ -61,23 +63,17 @@ audit_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath, const c
 	if (res->outcome == SEAL_DONE || res->outcome == SEAL_REFUSED || res->outcome == SEAL_FAILED)
 		audit_emit(vd->audit, &r);
 	if (res->dirs_protected > 0) {
-		struct audit_record p = {
-			.event = AUDIT_DIR_PROTECTED,
-			.priority = LOG_INFO,
-			.op = "protect",
-			.tenant = t->conf->name,
-			.path = vpath,
-			.source = source,
-			.uid = (uid_t)-1,
-			.reason = "directories holding a sealed file taken out of the tenant's hands",
-		};
-
-		audit_emit(vd->audit, &p);
+		r.event = AUDIT_DIR_PROTECTED;
+		r.priority = LOG_INFO;
+		r.op = "protect";
+		r.reason = "directories holding a sealed file taken out of the tenant's hands";
+		audit_emit(vd->audit, &r);
 	}
 }
 
-void
-vaultd_count_seal(struct vaultd *vd, struct vault_tenant *t, const struct seal_result *res)
+/* Counts a seal's outcome in the daemon's and the tenant's counters. */
+static void
+count_seal(struct vaultd *vd, struct vault_tenant *t, const struct seal_result *res)
 {
 	vd->n.dirs_protected += res->dirs_protected;
 	switch (res->outcome) {
@@ -103,6 +99,19 @@ vaultd_count_seal(struct vaultd *vd, struct vault_tenant *t, const struct seal_r
 	}
 }
 
+void
+vaultd_record_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath,
+		   const struct seal_result *res, const char *source, uid_t uid, pid_t pid)
+{
+	if (t != NULL)
+		count_seal(vd, t, res);
+	else if (res->outcome == SEAL_REFUSED)
+		vd->n.refused++;
+	if (t != NULL && res->outcome == SEAL_DONE)
+		(void)ledger_add(vd->ledger, t, vpath);
+	audit_seal(vd, t, vpath, res, source, uid, pid);
+}
+
 enum seal_outcome
 vaultd_found_file(struct vaultd *vd, struct vault_tenant *t, int fd, const struct stat *st,
 		  const char *vpath, const char *source)
@@ -110,10 +119,7 @@ vaultd_found_file(struct vaultd *vd, struct vault_tenant *t, int fd, const struc
 	struct seal_result res;
 
 	seal_file(t, fd, st, vpath, &res);
-	vaultd_count_seal(vd, t, &res);
-	if (res.outcome == SEAL_DONE)
-		(void)ledger_add(vd->ledger, t, vpath);
-	audit_seal(vd, t, vpath, source, &res);
+	vaultd_record_seal(vd, t, vpath, &res, source, (uid_t)-1, 0);
 	return res.outcome;
 }
 

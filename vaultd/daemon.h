@@ -56,8 +56,13 @@ struct vaultd {
 enum seal_outcome vaultd_found_file(struct vaultd *vd, struct vault_tenant *t, int fd,
 				    const struct stat *st, const char *vpath, const char *source);
 
-/* Counts a seal's outcome in the daemon's and the tenant's counters. */
-void vaultd_count_seal(struct vaultd *vd, struct vault_tenant *t, const struct seal_result *res);
+/*
+ * Everything a seal's outcome leads to, whoever asked (broker, watcher,
+ * scan): the counters (t NULL: a peer of no tenant), the ledger for a new
+ * seal, the audit records. uid and pid: the peer, or (uid_t)-1 and 0.
+ */
+void vaultd_record_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath,
+			const struct seal_result *res, const char *source, uid_t uid, pid_t pid);
 
 /*
  * fd is open on something a watcher saw (file or directory); finds its

@@ -228,35 +228,12 @@ audit_broker(struct vaultd *vd, const struct broker_outcome *o, int rc)
 		audit_emit(vd->audit, &r);
 		return;
 	}
-	if (rc == 0 && o->status == 0) {
-		res.outcome = o->seal;
-		vaultd_count_seal(vd, o->tenant, &res);
-		if (o->seal == SEAL_ALREADY)
-			return;
-		(void)ledger_add(vd->ledger, o->tenant, o->path);
-		r.event = AUDIT_SEALED;
-		r.priority = LOG_INFO;
-	} else {
-		/* A refusal, a failed seal, or garbage on the socket (rc < 0: disconnected). */
-		bool failed = rc == 0 && o->seal == SEAL_FAILED;
-
-		if (o->tenant != NULL) {
-			res.outcome = failed ? SEAL_FAILED : SEAL_REFUSED;
-			vaultd_count_seal(vd, o->tenant, &res);
-		} else {
-			vd->n.refused++;
-		}
-		r.event = failed ? AUDIT_SEAL_FAILED : AUDIT_SEAL_REFUSED;
-		r.priority = failed ? LOG_ERR : LOG_WARNING;
-	}
-	audit_emit(vd->audit, &r);
-	if (o->dirs_protected > 0) {
-		r.event = AUDIT_DIR_PROTECTED;
-		r.priority = LOG_INFO;
-		r.op = "protect";
-		r.reason = "directories holding a sealed file taken out of the tenant's hands";
-		audit_emit(vd->audit, &r);
-	}
+	/* A seal request: sealed, refused, failed, or garbage on the socket (rc < 0: disconnected). */
+	res.outcome = rc == 0 && o->status == 0 ? o->seal
+		      : rc == 0 && o->seal == SEAL_FAILED ? SEAL_FAILED : SEAL_REFUSED;
+	res.resealed = o->resealed;
+	snprintf(res.reason, sizeof(res.reason), "%s", o->reason);
+	vaultd_record_seal(vd, o->tenant, r.path, &res, r.source, o->uid, o->pid);
 }
 
 /* The poll set: fixed slots first, then broker and control connections. */

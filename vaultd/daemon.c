@@ -192,8 +192,7 @@ found_path(struct vaultd *vd, int fd, const struct stat *stp, const char *path, 
 		scanner_enqueue(vd->scanner, t, vpath, SCAN_SEAL | SCAN_WATCH);
 		return;
 	}
-	if (!seal_path_wanted(t, vpath))
-		return;
+	/* seal_file() decides the class: temp, mutable and reserved files come back untouched. */
 	vaultd_found_file(vd, t, fd, &st, vpath, source);
 }
 

@@ -70,7 +70,10 @@ open_handle(struct fan_watcher *fw, const struct fanotify_event_info_fid *fid,
 	    const struct file_handle *fh, int flags)
 {
 	int fallback = -1;
+	size_t roots = 0;
 
+	for (size_t i = 0; i < fw->n_fs; i++)
+		roots += memcmp(&fw->fs[i].fsid, &fid->fsid, sizeof(fid->fsid)) == 0;
 	for (size_t i = 0; i < fw->n_fs; i++) {
 		char proc[64], path[PATH_MAX];
 		const char *vpath;
@@ -82,6 +85,8 @@ open_handle(struct fan_watcher *fw, const struct fanotify_event_info_fid *fid,
 		fd = open_by_handle_at(fw->fs[i].mount_fd, (struct file_handle *)fh, flags);
 		if (fd < 0)
 			return -1;	/* gone (ESTALE), or not openable: the same through every mount */
+		if (roots == 1)
+			return fd;	/* the common case: no other mount to choose, no path to check */
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 		n = readlink(proc, path, sizeof(path) - 1);
 		if (n > 0) {

@@ -5,18 +5,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/fs.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include "attic.h"
 #include "broker-proto.h"
+#include "iflags.h"
 #include "path.h"
 #include "protect.h"
 
@@ -32,17 +31,6 @@ fail(char *reason, size_t n, int err, const char *fmt, ...)
 	vsnprintf(reason, n, fmt, ap);
 	va_end(ap);
 	return err;
-}
-
-static int
-set_immutable(int fd, bool on)
-{
-	unsigned flags;
-
-	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
-		return -errno;
-	flags = on ? flags | FS_IMMUTABLE_FL : flags & ~(unsigned)FS_IMMUTABLE_FL;
-	return ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0 ? -errno : 0;
 }
 
 static void
@@ -171,16 +159,16 @@ attic_ops_move(const struct vault_tenant *t, int fd, const struct stat *st, cons
 	 */
 	if (t->uid != 0 && st->st_uid != 0) {
 		r = protect_file(fd, t->uid, t->maint_uid);
-		if (r == -EPERM && (r = set_immutable(fd, false)) == 0)
+		if (r == -EPERM && (r = iflag_set_immutable(fd, false)) == 0)
 			r = protect_file(fd, t->uid, t->maint_uid);
 		if (r < 0) {
-			(void)set_immutable(fd, true);
+			(void)iflag_set_immutable(fd, true);
 			close(adir);
 			close(parent);
 			return fail(reason, n, r, "cannot take the file from the tenant: %s", strerror(-r));
 		}
 	}
-	r = set_immutable(fd, false);
+	r = iflag_set_immutable(fd, false);
 	if (r == 0 && renameat2(parent, name, adir, target, RENAME_NOREPLACE) < 0)
 		r = -errno;
 	close(adir);
@@ -188,7 +176,7 @@ attic_ops_move(const struct vault_tenant *t, int fd, const struct stat *st, cons
 	if (r == 0)
 		stamp(fd, SEAL_XATTR_ATTIC);
 	/* Sealed again wherever it is now: in the attic, or back where it was. */
-	s = set_immutable(fd, true);
+	s = iflag_set_immutable(fd, true);
 	if (r < 0)
 		return fail(reason, n, r, "cannot move the file to the attic: %s", strerror(-r));
 	if (s < 0)
@@ -268,12 +256,12 @@ attic_ops_restore(const struct vault_tenant *t, const char *rel, char *vpath, si
 			 strerror(-parent));
 		goto out;
 	}
-	r = set_immutable(fd, false);
+	r = iflag_set_immutable(fd, false);
 	if (r == 0 && renameat2(adir, aname, parent, name, RENAME_NOREPLACE) < 0)
 		r = -errno;
 	if (r == 0)
 		(void)fremovexattr(fd, SEAL_XATTR_ATTIC);
-	s = set_immutable(fd, true);
+	s = iflag_set_immutable(fd, true);
 	if (r < 0)
 		fail(reason, n, r, "cannot restore: %s", r == -EEXIST ? "the name is taken" : strerror(-r));
 	else if (s < 0)
@@ -313,10 +301,10 @@ attic_ops_purge(const struct vault_tenant *t, const char *rel, time_t not_after,
 		return fail(reason, n, -EPERM, moved < 0 ? "no attic time recorded: purge with --force"
 							  : "still within the attic grace time");
 	}
-	r = set_immutable(fd, false);
+	r = iflag_set_immutable(fd, false);
 	if (r == 0 && unlinkat(adir, aname, 0) < 0) {
 		r = -errno;
-		(void)set_immutable(fd, true);
+		(void)iflag_set_immutable(fd, true);
 	}
 	if (r < 0)
 		fail(reason, n, r, "cannot purge: %s", strerror(-r));

@@ -1,17 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* The ledger's queue, its hashing in slices and its files: see ledger.h. */
 #include "ledger.h"
+#include "iflags.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
@@ -331,14 +330,6 @@ fail_cur(struct ledger *l, const char *fmt, ...)
 	drop_cur(l);
 }
 
-static bool
-immutable(int fd)
-{
-	unsigned flags = 0;
-
-	return ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL);
-}
-
 /* Opens the next queued file into l->cur / l->fd; false when it cannot be hashed (counted). */
 static bool
 start(struct ledger *l, const struct tenant_table *tab)
@@ -368,7 +359,7 @@ start(struct ledger *l, const struct tenant_table *tab)
 		fail_cur(l, "not a regular file of the tenant's filesystem");
 		return false;
 	}
-	if (!immutable(fd)) {
+	if (!iflag_immutable(fd)) {
 		fail_cur(l, "not immutable: its content could change under the hash");
 		return false;
 	}
@@ -462,7 +453,7 @@ finish(struct ledger *l)
 	ssize_t n;
 	int out;
 
-	if (fstat(l->fd, &st) < 0 || !immutable(l->fd) || st.st_ino != l->st.st_ino ||
+	if (fstat(l->fd, &st) < 0 || !iflag_immutable(l->fd) || st.st_ino != l->st.st_ino ||
 	    st.st_size != l->st.st_size || (off_t)l->done != st.st_size ||
 	    st.st_ctim.tv_sec != l->st.st_ctim.tv_sec || st.st_ctim.tv_nsec != l->st.st_ctim.tv_nsec) {
 		fail_cur(l, "changed while it was hashed (flag, size or ctime)");

@@ -16,14 +16,12 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/fs.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -31,6 +29,7 @@
 
 #include <sys/xattr.h>
 
+#include "iflags.h"
 #include "ledger.h"
 #include "log.h"
 #include "path.h"
@@ -300,14 +299,6 @@ read_ledger(const char *state_dir, struct tenant_report *r, struct map *m)
 	return err;
 }
 
-static bool
-is_immutable(int fd)
-{
-	unsigned flags = 0;
-
-	return ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL);
-}
-
 /* SHA-256 of fd in LEDGER_CHUNK reads, at the rate; 0 or -errno. */
 static int
 hash_fd(int fd, unsigned char *buf, struct rate *rate, char hex[65], uint64_t *size)
@@ -489,7 +480,7 @@ check_entry(struct tenant_report *r, int root_fd, dev_t dev, const struct entry 
 		close(fd);
 		return;
 	}
-	sealed = is_immutable(fd);
+	sealed = iflag_immutable(fd);
 	err = hash_fd(fd, buf, rate, hex, &size);
 	close(fd);
 	if (err < 0) {
@@ -533,8 +524,8 @@ record_unledgered(struct tenant_report *r, const char *state_dir, int root_fd, u
 		ssize_t wl;
 		int fd = open_in_root(root_fd, it->path), n = -1;
 
-		if (fd >= 0 && is_immutable(fd) && fstat(fd, &st) == 0 &&
-		    hash_fd(fd, buf, rate, e->sha256, &e->size) == 0 && is_immutable(fd)) {
+		if (fd >= 0 && iflag_immutable(fd) && fstat(fd, &st) == 0 &&
+		    hash_fd(fd, buf, rate, e->sha256, &e->size) == 0 && iflag_immutable(fd)) {
 			wl = fgetxattr(fd, "trusted.sealvault.sealed", when, sizeof(when) - 1);
 			when[wl > 0 ? wl : 0] = '\0';
 			e->sealed = wl > 0 ? strtoll(when, NULL, 10) : 0;

@@ -11,16 +11,15 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "iflags.h"
 #include "watcher.h"
 
 #define EVENT_BUF	(64 * 1024)
@@ -119,7 +118,6 @@ handle_event(struct fan_watcher *fw, const struct fanotify_event_info_fid *targe
 	const struct file_handle *tfh = record_handle(target, tend);
 	const struct file_handle *dfh = dir ? record_handle(dir, dend) : NULL;
 	const char *name = NULL;
-	unsigned flags = 0;
 	struct stat st;
 	int fd, dirfd = -1;
 
@@ -131,8 +129,7 @@ handle_event(struct fan_watcher *fw, const struct fanotify_event_info_fid *targe
 		return;		/* gone already (ESTALE), or not openable: nothing to seal */
 	if (fstat(fd, &st) == 0) {
 		/* The common case first: the broker sealed it before the writer closed. */
-		if (S_ISREG(st.st_mode) && ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 &&
-		    (flags & FS_IMMUTABLE_FL)) {
+		if (S_ISREG(st.st_mode) && iflag_immutable(fd)) {
 			fw->w.vd->n.already++;
 		} else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
 			if (dfh != NULL) {

@@ -911,18 +911,27 @@ h_write_config(struct h_ctx *c, const char *profile, const char *body, const cha
 struct h_server *
 h_spawn_tenant(struct h_ctx *c, const char *const *env, bool init)
 {
+	return h_spawn_config(c, "case", env, 0, init);
+}
+
+struct h_server *
+h_spawn_config(struct h_ctx *c, const char *tenant, const char *const *env, int expect_exit, bool init)
+{
 	char *conf = h_xmalloc(PATH_MAX);
 	const char **args = h_xmalloc(6 * sizeof(char *));
-	struct h_spawn_opts o = { .args = args, .env = env, .no_root = true };
+	struct h_spawn_opts o = { .args = args, .env = env, .no_root = true, .expect_exit = expect_exit };
 	struct h_server *s;
+	size_t n = 0;
 
 	if (snprintf(conf, PATH_MAX, "%s/vault.conf", c->base) >= PATH_MAX)
 		fail_msg("path too long");
-	args[0] = "--config";
-	args[1] = conf;
-	args[2] = "--tenant";
-	args[3] = "case";
-	args[4] = NULL;
+	args[n++] = "--config";
+	args[n++] = conf;
+	if (tenant != NULL) {
+		args[n++] = "--tenant";
+		args[n++] = tenant;
+	}
+	args[n] = NULL;
 	s = h_spawn_ex(c, &o);
 	if (c->s == NULL)
 		c->s = s;

@@ -174,6 +174,12 @@ const char *h_user_name(void);
  * test unless VERSION 3 comes back). Becomes c->s when c->s is NULL.
  */
 struct h_server *h_spawn_tenant(struct h_ctx *c, const char *const *env, bool init);
+/*
+ * The same with tenant (NULL: no --tenant, the user alone picks it) and the
+ * exit status the server is expected to end with.
+ */
+struct h_server *h_spawn_config(struct h_ctx *c, const char *tenant, const char *const *env,
+				int expect_exit, bool init);
 /* Closes stdin, drains stdout/stderr to EOF, reaps (kills after H_TIMEOUT_MS). */
 void h_finish(struct h_server *s);
 /* Reports (print_error) and returns false if the finished server did not

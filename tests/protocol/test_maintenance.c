@@ -238,27 +238,11 @@ write_config(struct h_ctx *c, bool maint)
 static struct h_server *
 spawn(struct h_ctx *c, const char *conn_env, int expect_exit, bool init)
 {
-	char *conf = h_xmalloc(PATH_MAX);
-	const char **args = h_xmalloc(4 * sizeof(char *));
 	const char **env = h_xmalloc(2 * sizeof(char *));
-	struct h_spawn_opts o = { .args = args, .env = env, .no_root = true, .expect_exit = expect_exit };
-	struct h_server *s;
 
-	assert_true(snprintf(conf, PATH_MAX, "%s/vault.conf", c->base) < PATH_MAX);
-	args[0] = "--config";
-	args[1] = conf;
-	args[2] = NULL;
 	env[0] = conn_env;
 	env[1] = NULL;
-	s = h_spawn_ex(c, &o);
-	if (c->s == NULL)
-		c->s = s;
-	if (init && (h_init(s, 3) != 0 || s->version != 3)) {
-		h_finish(s);
-		h_log_dump(s);
-		fail_msg("INIT did not get VERSION 3");
-	}
-	return s;
+	return h_spawn_config(c, NULL, env, expect_exit, init);
 }
 
 static void

@@ -137,6 +137,26 @@ parse(int argc, char *argv[], struct opts *o, const char *usage)
 	return 0;
 }
 
+/*
+ * The start every admin command shares: options, at least min_args words
+ * after them, the control socket's path. 0 to go on; otherwise the exit
+ * status (after --help: 0).
+ */
+static int
+begin(int argc, char *argv[], struct opts *o, const char *usage, int min_args, char *path,
+      size_t size)
+{
+	int r = parse(argc, argv, o, usage);
+
+	if (r != 0)
+		return r == 1 ? -1 : r;
+	if (argc - optind < min_args) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	return vaultctl_control_path(o->config, o->sock, path, size) < 0 ? 1 : 0;
+}
+
 int
 prune_main(int argc, char *argv[])
 {
@@ -149,16 +169,14 @@ prune_main(int argc, char *argv[])
 	char path[256], secs[32];
 	struct opts o;
 	uint64_t older;
-	int r = parse(argc, argv, &o, usage);
+	int r = begin(argc, argv, &o, usage, 1, path, sizeof(path));
 
 	if (r != 0)
-		return r == 1 ? 0 : r;
+		return r < 0 ? 0 : r;
 	if (optind + 1 != argc || o.older == NULL || policy_parse_duration(o.older, &older) < 0) {
 		fputs(usage, stderr);
 		return 2;
 	}
-	if (vaultctl_control_path(o.config, o.sock, path, sizeof(path)) < 0)
-		return 1;
 	snprintf(secs, sizeof(secs), "%llu", (unsigned long long)older);
 	add(&req, "prune");
 	add(&req, argv[optind]);
@@ -178,16 +196,10 @@ unlock_main(int argc, char *argv[])
 	struct request req = { .len = 0 };
 	char path[256];
 	struct opts o;
-	int r = parse(argc, argv, &o, usage);
+	int r = begin(argc, argv, &o, usage, 2, path, sizeof(path));
 
 	if (r != 0)
-		return r == 1 ? 0 : r;
-	if (optind + 2 > argc) {
-		fputs(usage, stderr);
-		return 2;
-	}
-	if (vaultctl_control_path(o.config, o.sock, path, sizeof(path)) < 0)
-		return 1;
+		return r < 0 ? 0 : r;
 	add(&req, "unlock");
 	add(&req, argv[optind]);
 	add(&req, o.force ? "force" : "normal");
@@ -211,17 +223,11 @@ attic_main(int argc, char *argv[])
 	const char *verb;
 	char path[256];
 	struct opts o;
-	int r = parse(argc, argv, &o, usage);
+	int r = begin(argc, argv, &o, usage, 2, path, sizeof(path));
 
 	if (r != 0)
-		return r == 1 ? 0 : r;
-	if (optind + 2 > argc) {
-		fputs(usage, stderr);
-		return 2;
-	}
+		return r < 0 ? 0 : r;
 	verb = argv[optind];
-	if (vaultctl_control_path(o.config, o.sock, path, sizeof(path)) < 0)
-		return 1;
 	if (strcmp(verb, "list") == 0 && optind + 2 == argc) {
 		add(&req, "attic-list");
 		add(&req, argv[optind + 1]);

@@ -22,34 +22,10 @@ require_root
 require_cmd restic sftp ssh ssh-keygen sha256sum getfacl lsattr mkfs.ext4 useradd userdel timeout python3
 it_init /srv
 sshd_init
-VAULTCTL=${VAULTCTL:-$SEALVAULT_BINARY_DIR/bin/vaultctl}
-VAULTD=${VAULTD:-$SEALVAULT_BINARY_DIR/bin/vaultd}
-[[ -x $VAULTCTL && -x $VAULTD ]] || fail "vaultctl or vaultd not built in $SEALVAULT_BINARY_DIR/bin"
-
 MNT=$T/mnt
 loop_ext4 512M "$MNT"
 chmod 0755 "$MNT"
-ETC=$T/etc
-CONF=$ETC/vault.conf
-DROPIN=$T/sshd_config.d
-install -d -m 0755 "$ETC" "$DROPIN" "$T/bin" "$T/run"
-install -d -m 0700 "$T/attic" "$T/state"
-install -m 0755 "$VAULT_SFTP" "$T/bin/vault-sftp"
-cat >"$CONF" <<EOF
-broker-socket $T/run/broker.sock
-control-socket $T/run/control.sock
-journal-socket $T/run/no-journal
-attic $T/attic
-state-dir $T/state
-kernel-audit no
-include conf.d/*.conf
-EOF
-chmod 0644 "$CONF"
-cat >"$T/sshd-extra.conf" <<EOF
-Subsystem sftp /usr/lib/openssh/sftp-server
-Include $DROPIN/*.conf
-EOF
-start_sshd "$T/sshd-extra.conf"
+vaultctl_host
 ssh-keygen -q -t ed25519 -N '' -C "sealvault-test-maintenance" -f "$SSHD_DIR/maint_key"
 
 # ---------------------------------------------------------------- tenant add

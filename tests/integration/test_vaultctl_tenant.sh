@@ -22,36 +22,9 @@ require_root
 require_cmd restic sftp ssh ssh-keygen sha256sum setpriv getfacl chattr lsattr useradd userdel timeout python3
 it_init /srv
 sshd_init
-VAULTCTL=${VAULTCTL:-$SEALVAULT_BINARY_DIR/bin/vaultctl}
-VAULTD=${VAULTD:-$SEALVAULT_BINARY_DIR/bin/vaultd}
-[[ -x $VAULTCTL && -x $VAULTD ]] || fail "vaultctl or vaultd not built in $SEALVAULT_BINARY_DIR/bin"
-
-ETC=$T/etc
-CONF=$ETC/vault.conf
-DROPIN=$T/sshd_config.d
 VAULTS=$T/vaults
-install -d -m 0755 "$ETC" "$DROPIN" "$T/bin" "$T/run"
-install -d -m 0700 "$T/attic" "$T/archive"
-# Root-owned copy: the tenant must be able to run it, wherever the build tree is.
-install -m 0755 "$VAULT_SFTP" "$T/bin/vault-sftp"
-cat >"$CONF" <<EOF
-broker-socket $T/run/broker.sock
-state-dir $T/state
-control-socket $T/run/control.sock
-journal-socket $T/run/no-journal
-attic $T/attic
-kernel-audit no
-watcher inotify
-include conf.d/*.conf
-EOF
-chmod 0644 "$CONF"
-
-# The host's sshd: an sftp Subsystem and the drop-in dir, as on Debian.
-cat >"$T/sshd-extra.conf" <<EOF
-Subsystem sftp /usr/lib/openssh/sftp-server
-Include $DROPIN/*.conf
-EOF
-start_sshd "$T/sshd-extra.conf"
+install -d -m 0700 "$T/archive"
+vaultctl_host "watcher inotify"
 MAIN=$SSHD_DIR/sshd_config
 SYS=(--config "$CONF" --sshd-dir "$DROPIN" --sshd-config "$MAIN" --reload "pidfile:$SSHD_DIR/sshd.pid")
 ADD=("${SYS[@]}" --vault-sftp "$T/bin/vault-sftp" --no-require-broker)

@@ -192,3 +192,38 @@ expect_no_partials() {
 	p=$(find "$VAULT" -name '.sealvault.part.*' -printf '%P\n' | head -5)
 	[[ -z $p ]] || fail "$1: partial upload(s) left in the vault: $p"
 }
+
+# vaultctl_host [EXTRA GLOBAL LINES]: a backup host as vaultctl tenant add
+# expects it, all under $T: $CONF (vault.conf, which includes conf.d/*.conf),
+# $DROPIN (the sshd drop-in dir), a root-owned vault-sftp in $T/bin, and a
+# private sshd whose config Includes $DROPIN, as Debian's does. Sets
+# VAULTCTL, VAULTD, ETC, CONF, DROPIN.
+vaultctl_host() {
+	local extra=${1:-}
+	VAULTCTL=${VAULTCTL:-$SEALVAULT_BINARY_DIR/bin/vaultctl}
+	VAULTD=${VAULTD:-$SEALVAULT_BINARY_DIR/bin/vaultd}
+	[[ -x $VAULTCTL && -x $VAULTD ]] || fail "vaultctl or vaultd not built in $SEALVAULT_BINARY_DIR/bin"
+	ETC=$T/etc
+	CONF=$ETC/vault.conf
+	DROPIN=$T/sshd_config.d
+	install -d -m 0755 "$ETC" "$DROPIN" "$T/bin" "$T/run"
+	install -d -m 0700 "$T/attic" "$T/state"
+	# Root-owned copy: the tenant must be able to run it, wherever the build tree is.
+	install -m 0755 "$VAULT_SFTP" "$T/bin/vault-sftp"
+	cat >"$CONF" <<EOF
+broker-socket $T/run/broker.sock
+control-socket $T/run/control.sock
+journal-socket $T/run/no-journal
+attic $T/attic
+state-dir $T/state
+kernel-audit no
+$extra
+include conf.d/*.conf
+EOF
+	chmod 0644 "$CONF"
+	cat >"$T/sshd-extra.conf" <<EOF
+Subsystem sftp /usr/lib/openssh/sftp-server
+Include $DROPIN/*.conf
+EOF
+	start_sshd "$T/sshd-extra.conf"
+}

@@ -11,34 +11,36 @@
 #include "attic.h"
 #include "path.h"
 
-/* Opens (creating as needed) the attic directory mirroring vpath's directory. */
-static int
-open_attic_dir(int root_fd, const char *vpath)
+int
+attic_open_dir(int root_fd, const char *vpath, int (*claim)(int dirfd))
 {
 	char dirs[VAULT_PATH_MAX + sizeof(ATTIC_DIR) + 2];
 	const char *slash = strrchr(vpath, '/');
-	int fd, next;
+	int fd, next, err;
 	char *p, *save = NULL;
 
 	if (slash == NULL || (size_t)snprintf(dirs, sizeof(dirs), "%s%.*s", ATTIC_DIR,
 					      (int)(slash - vpath), vpath) >= sizeof(dirs))
 		return -ENAMETOOLONG;
-	fd = openat(root_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	/* One component at a time, never following a link: the attic is the vault's own. */
 	for (p = strtok_r(dirs, "/", &save); p != NULL; p = strtok_r(NULL, "/", &save)) {
 		if (mkdirat(fd, p, 0700) < 0 && errno != EEXIST) {
-			int err = -errno;
-
+			err = -errno;
 			close(fd);
 			return err;
 		}
-		next = openat(fd, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		close(fd);
 		if (next < 0)
 			return -errno;
 		fd = next;
+		if (claim != NULL && (err = claim(fd)) < 0) {
+			close(fd);
+			return err;
+		}
 	}
 	return fd;
 }
@@ -74,7 +76,7 @@ attic_move(int root_fd, int parent_fd, const char *name, const char *vpath)
 
 	if ((err = attic_entry_name(name, target, sizeof(target))) < 0)
 		return err;
-	dfd = open_attic_dir(root_fd, vpath);
+	dfd = attic_open_dir(root_fd, vpath, NULL);
 	if (dfd < 0)
 		return dfd;
 	if (renameat2(parent_fd, name, dfd, target, RENAME_NOREPLACE) < 0)

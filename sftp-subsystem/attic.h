@@ -13,6 +13,15 @@
 
 #define ATTIC_DIR	".sealvault/attic"
 
+/*
+ * Opens (making as needed, 0700) the attic directory that mirrors vpath's
+ * directory, one component at a time below root_fd, never through a link;
+ * claim (may be NULL) is called on each component's fd on the way, and its
+ * error stops the walk (vaultd takes each directory over there). Returns
+ * an O_RDONLY directory fd or -errno.
+ */
+int attic_open_dir(int root_fd, const char *vpath, int (*claim)(int dirfd));
+
 /* The attic's name for a version of name: "<name>~<UTC time>-<8 hex>", long names cut at the front. */
 int attic_entry_name(const char *name, char *out, size_t size);
 

@@ -61,8 +61,10 @@ attic_ops_stamp(int fd, const char *xattr)
 }
 
 /*
- * Makes dirfd's directory vaultd's: root-owned, 0700, no ACL. A directory
- * the tenant made (it may squat ".sealvault" before vaultd needs it, and
+ * attic_open_dir()'s claim, so that every attic directory is vaultd's
+ * before anything is unsealed: nothing leaves the immutable flag where the
+ * tenant could reach it. Makes dirfd's directory root-owned, 0700, without
+ * ACLs. A directory the tenant made (it may squat ".sealvault" before vaultd needs it, and
  * vault-sftp without a broker makes the attic as the tenant) is taken
  * over through its fd, so the tenant can neither enter nor change it.
  */
@@ -83,45 +85,6 @@ take_dir(int dirfd)
 	return fchmod(dirfd, 0700) < 0 ? -errno : 0;
 }
 
-/*
- * The attic directory for vpath's directory (.sealvault/attic/<dirs>),
- * made or taken one component at a time below the root, never through a
- * link, every one root's and 0700 before anything is moved in: nothing
- * leaves the immutable flag where the tenant could reach it.
- */
-static int
-open_attic_chain(const struct vault_tenant *t, const char *vpath)
-{
-	char dirs[VAULT_PATH_MAX + sizeof(ATTIC_DIR) + 2];
-	const char *slash = strrchr(vpath, '/');
-	char *p, *save = NULL;
-	int fd, next, r;
-
-	if (slash == NULL || (size_t)snprintf(dirs, sizeof(dirs), "%s%.*s", ATTIC_DIR,
-					      (int)(slash - vpath), vpath) >= sizeof(dirs))
-		return -ENAMETOOLONG;
-	fd = openat(t->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (p = strtok_r(dirs, "/", &save); p != NULL; p = strtok_r(NULL, "/", &save)) {
-		if (mkdirat(fd, p, 0700) < 0 && errno != EEXIST) {
-			r = -errno;
-			close(fd);
-			return r;
-		}
-		next = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		close(fd);
-		if (next < 0)
-			return -errno;
-		fd = next;
-		if ((r = take_dir(fd)) < 0) {
-			close(fd);
-			return r;
-		}
-	}
-	return fd;
-}
-
 int
 attic_ops_move(const struct vault_tenant *t, int fd, const struct stat *st, const char *vpath,
 	       char *reason, size_t n)
@@ -135,7 +98,7 @@ attic_ops_move(const struct vault_tenant *t, int fd, const struct stat *st, cons
 	if (parent < 0)
 		return fail(reason, n, parent, "cannot open the directory: %s", strerror(-parent));
 	/* The attic's side first: nothing is unsealed until it is vaultd's own. */
-	adir = open_attic_chain(t, vpath);
+	adir = attic_open_dir(t->root_fd, vpath, take_dir);
 	if (adir < 0) {
 		close(parent);
 		return fail(reason, n, adir, "cannot prepare the attic: %s", strerror(-adir));
@@ -198,7 +161,7 @@ attic_ops_origin(const char *rel, char *vpath, size_t size)
 }
 
 /*
- * The attic entry rel: its directory (made vaultd's, see open_attic_chain)
+ * The attic entry rel: its directory (made vaultd's, see take_dir)
  * in *adir, its name in *aname, and the entry opened O_RDONLY, never
  * through a link. Returns the entry's fd or -errno with reason.
  */
@@ -217,7 +180,7 @@ open_entry(const struct vault_tenant *t, const char *rel, int *adir, const char 
 		return fail(reason, n, -EINVAL, "not an attic entry: %s", rel);
 	slash = strrchr(rel, '/');
 	*aname = slash ? slash + 1 : rel;
-	*adir = open_attic_chain(t, vp);
+	*adir = attic_open_dir(t->root_fd, vp, take_dir);
 	if (*adir < 0) {
 		int r = *adir;
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdint.h>
@@ -64,6 +65,26 @@ bool
 name_is_reserved(const char *name)
 {
 	return strncmp(name, VAULT_RESERVED_PREFIX, sizeof(VAULT_RESERVED_PREFIX) - 1) == 0;
+}
+
+bool
+path_is_clean(const char *vpath)
+{
+	const char *p = vpath + 1;
+
+	if (vpath[0] != '/')
+		return false;
+	for (;;) {
+		const char *end = strchrnul(p, '/');
+		size_t len = (size_t)(end - p);
+
+		if (len == 0 || len > NAME_MAX || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (*end == '\0')
+			return true;
+		p = end + 1;
+	}
 }
 
 bool

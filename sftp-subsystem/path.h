@@ -24,6 +24,13 @@
 /* "x/../y", "/./y/", "y" -> "/y"; ".." stops at "/". -ENAMETOOLONG if out is short. */
 int path_normalize(const char *in, char *out, size_t outsize);
 
+/*
+ * True if vpath is already clean: absolute, not "/", no empty, "." or ".."
+ * component, no trailing '/', every component at most NAME_MAX bytes (what
+ * path_normalize() would give back unchanged, for paths a peer sends).
+ */
+bool path_is_clean(const char *vpath);
+
 /* Number of components of a vault path ("/" has none). */
 unsigned path_depth(const char *vpath);
 

@@ -38,19 +38,6 @@ refuse(struct broker_outcome *out, int err, const char *fmt, ...)
 	return err;
 }
 
-/* Lexically clean: absolute, no empty, "." or ".." components, no trailing '/'. */
-static bool
-vpath_is_clean(const char *vpath)
-{
-	char norm[VAULT_PATH_MAX];
-
-	if (vpath[0] != '/' || vpath[1] == '\0')
-		return false;
-	if (path_normalize(vpath, norm, sizeof(norm)) < 0)
-		return false;
-	return strcmp(norm, vpath) == 0;
-}
-
 /* Checks that fd is the file at t's root + vpath. Returns 0 or -errno with a reason. */
 static int
 check_identity(const struct vault_tenant *t, const struct stat *st, const char *vpath,
@@ -105,7 +92,7 @@ check_request(const struct tenant_table *tab, uid_t uid, int fd, const char *vpa
 		return NULL;
 	}
 	/* The path alone first: nothing it says depends on the fd. */
-	if (!vpath_is_clean(vpath)) {
+	if (!path_is_clean(vpath)) {
 		refuse(out, -EINVAL, "not a clean absolute vault path");
 		return NULL;
 	}

@@ -16,6 +16,7 @@
 
 #include <acl/libacl.h>
 
+#include "path.h"
 #include "protect.h"
 
 bool
@@ -220,23 +221,6 @@ protect_dir(int dirfd, uid_t tenant_uid, uid_t maint_uid, bool *changed)
 	return 0;
 }
 
-/* A clean relative path of a file below the root: "a/b/file". */
-static bool
-vpath_is_clean(const char *p)
-{
-	for (;;) {
-		const char *end = strchrnul(p, '/');
-		size_t len = (size_t)(end - p);
-
-		if (len == 0 || len > NAME_MAX || (len == 1 && p[0] == '.') ||
-		    (len == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		if (*end == '\0')
-			return true;
-		p = end + 1;
-	}
-}
-
 int
 protect_parents(int rootfd, const char *vpath, uid_t tenant_uid, uid_t maint_uid, unsigned *n_changed)
 {
@@ -247,7 +231,7 @@ protect_parents(int rootfd, const char *vpath, uid_t tenant_uid, uid_t maint_uid
 
 	if (n_changed != NULL)
 		*n_changed = 0;
-	if (vpath == NULL || vpath[0] != '/' || !vpath_is_clean(vpath + 1))
+	if (vpath == NULL || vpath[0] != '/' || !path_is_clean(vpath))
 		return -EINVAL;
 	fl = fcntl(rootfd, F_GETFL);
 	if (fl < 0)

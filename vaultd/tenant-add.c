@@ -514,7 +514,7 @@ add_validate(const struct tenant_opts *o, struct tenant_plan *pl, const struct p
 			"bad user name \"%s\" ([a-z_][a-z0-9_-]*, at most %d; give one with --user)",
 			pl->user, TENANT_USER_MAX);
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
-		if (!path_is_clean(paths[i]) || !path_is_plain(paths[i]))
+		if (!host_path_is_clean(paths[i]) || !path_is_plain(paths[i]))
 			return tenant_fail(
 				"%s: paths must be absolute and clean, of letters, digits and / . _ + -",
 				paths[i]);

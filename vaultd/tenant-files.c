@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "path.h"
 #include "vaultctl-tenant.h"
 
 int
@@ -138,21 +139,10 @@ path_is_below(const char *path, const char *dir)
 }
 
 bool
-path_is_clean(const char *path)
+host_path_is_clean(const char *path)
 {
-	const char *p = path;
-
-	if (path[0] != '/' || path[1] == '\0')
-		return false;
-	while (*p == '/') {
-		const char *c = p + 1;
-		size_t n = strcspn(c, "/");
-
-		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-			return false;
-		p = c + n;
-	}
-	return *p == '\0' && strlen(path) < PATH_MAX - 64;
+	/* Room left for the names vaultctl builds below it. */
+	return path_is_clean(path) && strlen(path) < PATH_MAX - 64;
 }
 
 bool

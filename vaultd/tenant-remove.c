@@ -31,7 +31,7 @@ archive_target(const struct tenant_opts *o, const struct tenant_plan *pl, const 
 	struct stat sa;
 	time_t now = time(NULL);
 
-	if (!path_is_clean(o->archive) || path_is_below(o->archive, pl->root))
+	if (!host_path_is_clean(o->archive) || path_is_below(o->archive, pl->root))
 		return tenant_fail("--archive %s: an absolute, clean path outside the root", o->archive);
 	if (stat(o->archive, &sa) < 0 || !S_ISDIR(sa.st_mode))
 		return tenant_fail("--archive %s: not an existing directory", o->archive);

@@ -65,8 +65,8 @@ int file_write_atomic(const char *path, const char *data, size_t len, mode_t mod
 int dir_is_empty(const char *path);
 /* True if path is dir itself or below it (both clean absolute paths). */
 bool path_is_below(const char *path, const char *dir);
-/* A clean absolute path: no "", "." or ".." components, no trailing '/', not "/". */
-bool path_is_clean(const char *path);
+/* A clean absolute host path (path_is_clean(), path.h) with room for the names built below it. */
+bool host_path_is_clean(const char *path);
 /* Only [A-Za-z0-9/._+-]: safe in vault.conf, sshd_config and vault-sftp's command line. */
 bool path_is_plain(const char *path);
 

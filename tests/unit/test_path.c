@@ -42,6 +42,30 @@ normalize_too_long(void **state)
 	assert_string_equal(out, "/defg");
 }
 
+/* path_is_clean: what a peer may send as a vault path, checked, never fixed. */
+static void
+clean_paths(void **state)
+{
+	char long_name[NAME_MAX + 3];
+
+	assert_true(path_is_clean("/a"));
+	assert_true(path_is_clean("/a/b.c/..d"));
+	assert_false(path_is_clean("/"));
+	assert_false(path_is_clean("a/b"));
+	assert_false(path_is_clean("//a"));
+	assert_false(path_is_clean("/a/"));
+	assert_false(path_is_clean("/a/./b"));
+	assert_false(path_is_clean("/a/../b"));
+	assert_false(path_is_clean("/.."));
+	long_name[0] = '/';
+	memset(long_name + 1, 'x', NAME_MAX + 1);
+	long_name[NAME_MAX + 2] = '\0';
+	assert_false(path_is_clean(long_name));
+	long_name[NAME_MAX + 1] = '\0';
+	assert_true(path_is_clean(long_name));
+	(void)state;
+}
+
 static void
 reserved_names(void **state)
 {
@@ -150,6 +174,7 @@ main(void)
 		cmocka_unit_test(normalize_cases),
 		cmocka_unit_test(normalize_too_long),
 		cmocka_unit_test(reserved_names),
+		cmocka_unit_test(clean_paths),
 		cmocka_unit_test(open_stays_in_root),
 		cmocka_unit_test(parent_of_root_is_refused),
 	};

@@ -247,7 +247,7 @@ control_serve_one(struct vaultd *vd, int conn)
 		goto out;
 	}
 	req[r] = '\0';
-	/* Words: NUL-separated (a path may hold blanks); "status text" is one old-style word pair. */
+	/* Words: NUL-separated (a path may hold blanks). */
 	for (char *p = req; p < req + r && n < CONTROL_WORDS_MAX; p += strlen(p) + 1)
 		words[n++] = p;
 	if (n == 0) {
@@ -279,8 +279,7 @@ control_serve_one(struct vaultd *vd, int conn)
 	}
 	if (strcmp(words[0], "status") == 0 && n == 1)
 		len = control_status_json(vd, reply, CONTROL_REPLY_MAX);
-	else if (strcmp(words[0], "status text") == 0 ||
-		 (strcmp(words[0], "status") == 0 && n == 2 && strcmp(words[1], "text") == 0))
+	else if (strcmp(words[0], "status") == 0 && n == 2 && strcmp(words[1], "text") == 0)
 		len = control_status_text(vd, reply, CONTROL_REPLY_MAX);
 	else
 		len = snprintf(reply, CONTROL_REPLY_MAX, "{\"error\":\"unknown request\"}\n");

@@ -3,10 +3,10 @@
  * vaultd's control socket: a Unix SOCK_SEQPACKET socket, mode 0600 (root
  * only), one request per connection, words separated by NUL; vaultd
  * closes the connection after the last reply message. "status" is
- * answered with one JSON object (vaultd/README.md), "status text" with a
- * table for people; the admin requests (admin.h) by a child of vaultd;
- * anything else with {"error": "..."}.
- * vaultctl status is its client.
+ * answered with one JSON object (vaultd/README.md), "status" "text" with
+ * a table for people, "audit" by recording vaultctl's own action, the
+ * admin requests (admin.h) by a child of vaultd; anything else with
+ * {"error": "..."}. vaultctl is its client.
  */
 #ifndef SEALVAULT_CONTROL_H
 #define SEALVAULT_CONTROL_H

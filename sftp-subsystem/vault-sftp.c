@@ -517,29 +517,28 @@ serve(struct sftp_session *s)
 static int seal_sock = -1;
 
 /*
- * hooks.seal: vaultd makes the file immutable before the engine replies.
- * A refusal or a transport failure fails the CLOSE (the engine answers
- * "stored, but the vault could not seal it"); after a transport failure the
+ * One fd request to the broker (seal or attic). A refusal or a transport
+ * failure fails the client's request; after a transport failure the
  * connection is dropped, since a late reply could be taken for the next one.
  */
 static int
-seal_hook(void *ctx, int fd, const char *path)
+broker_request(int (*request)(int sock, int fd, const char *vpath, char *reason, size_t n), int fd,
+	       const char *path, const char *what)
 {
 	char reason[SEAL_PROTO_REASON_MAX], qpath[512], qreason[2 * SEAL_PROTO_REASON_MAX];
 	int r;
 
-	(void)ctx;
 	if (seal_sock < 0) {
 		log_quote(qpath, sizeof(qpath), path);
-		say(LOG_ERR, "cannot seal %s: the connection to the seal broker is gone", qpath);
+		say(LOG_ERR, "cannot %s %s: the connection to the seal broker is gone", what, qpath);
 		return -ENOTCONN;
 	}
-	r = seal_client_seal(seal_sock, fd, path, reason, sizeof(reason));
+	r = request(seal_sock, fd, path, reason, sizeof(reason));
 	if (r == 0)
 		return 0;
 	log_quote(qpath, sizeof(qpath), path);
 	log_quote(qreason, sizeof(qreason), reason);
-	say(LOG_ERR, "seal of %s refused or failed: %s", qpath, qreason);
+	say(LOG_ERR, "the broker refused or failed to %s %s: %s", what, qpath, qreason);
 	if (r == -ETIMEDOUT || r == -EPIPE || r == -ECONNRESET || r == -EPROTO || r == -ENOTCONN) {
 		close(seal_sock);
 		seal_sock = -1;
@@ -547,27 +546,23 @@ seal_hook(void *ctx, int fd, const char *path)
 	return r;
 }
 
+/*
+ * hooks.seal: vaultd makes the file immutable before the engine replies; a
+ * failure fails the CLOSE ("stored, but the vault could not seal it").
+ */
+static int
+seal_hook(void *ctx, int fd, const char *path)
+{
+	(void)ctx;
+	return broker_request(seal_client_seal, fd, path, "seal");
+}
+
 /* hooks.attic: vaultd moves a versioned file, which it sealed, into the attic. */
 static int
 attic_hook(void *ctx, int fd, const char *path)
 {
-	char reason[SEAL_PROTO_REASON_MAX], qpath[512], qreason[2 * SEAL_PROTO_REASON_MAX];
-	int r;
-
 	(void)ctx;
-	if (seal_sock < 0)
-		return -ENOTCONN;
-	r = seal_client_attic(seal_sock, fd, path, reason, sizeof(reason));
-	if (r == 0)
-		return 0;
-	log_quote(qpath, sizeof(qpath), path);
-	log_quote(qreason, sizeof(qreason), reason);
-	say(LOG_ERR, "the broker could not move %s to the attic: %s", qpath, qreason);
-	if (r == -ETIMEDOUT || r == -EPIPE || r == -ECONNRESET || r == -EPROTO || r == -ENOTCONN) {
-		close(seal_sock);
-		seal_sock = -1;
-	}
-	return r;
+	return broker_request(seal_client_attic, fd, path, "move to the attic");
 }
 
 /* hooks.refusal: vaultd audits what vault-sftp refused, under the tenant of our uid. */

@@ -78,42 +78,24 @@ wait_for(int sock, short events, int64_t deadline)
 	}
 }
 
-/* One request with one fd (or none: fd -1, for maintenance), one reply; by magic. */
+/* Sends msg (len bytes) with fd (-1: none), waits for the one reply message; by the wire format. */
 static int
-request(int sock, uint32_t magic, int fd, const char *vpath, int timeout_ms, char *reason, size_t n)
+exchange(int sock, const unsigned char *msg, size_t len, int fd, int timeout_ms, char *reason, size_t n)
 {
-	unsigned char req[SEAL_PROTO_REQUEST_MAX], rep[SEAL_PROTO_REPLY_MAX + 1];
+	unsigned char rep[SEAL_PROTO_REPLY_MAX + 1];
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	int64_t deadline = now_ms() + timeout_ms;
-	struct iovec iov;
-	struct msghdr mh = { 0 };
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *c;
-	size_t plen;
 	int32_t status;
 	ssize_t r;
 	int err;
 
-	set_reason(reason, n, "");
-	if (sock < 0 || (fd < 0 && magic != SEAL_PROTO_MAGIC_MAINT) || vpath == NULL) {
-		set_reason(reason, n, "no connection to the seal broker");
-		return sock < 0 ? -ENOTCONN : -EINVAL;
-	}
-	plen = strlen(vpath);
-	if (plen >= SEAL_PROTO_PATH_MAX) {
-		set_reason(reason, n, "path too long for the seal broker");
-		return -ENAMETOOLONG;
-	}
-	memcpy(req, &magic, sizeof(magic));
-	memcpy(req + sizeof(magic), vpath, plen + 1);
-	iov.iov_base = req;
-	iov.iov_len = sizeof(magic) + plen + 1;
-
 	memset(&ctl, 0, sizeof(ctl));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
 	if (fd >= 0) {
 		mh.msg_control = ctl.buf;
 		mh.msg_controllen = sizeof(ctl.buf);
@@ -138,7 +120,7 @@ request(int sock, uint32_t magic, int fd, const char *vpath, int timeout_ms, cha
 		err = -errno;
 		goto fail;
 	}
-	if ((size_t)r != iov.iov_len) {
+	if ((size_t)r != len) {
 		err = -EPROTO;
 		goto fail;
 	}
@@ -178,6 +160,28 @@ fail:
 	return err;
 }
 
+/* One request with one fd (or none: fd -1, for maintenance), one reply; by magic. */
+static int
+request(int sock, uint32_t magic, int fd, const char *vpath, int timeout_ms, char *reason, size_t n)
+{
+	unsigned char req[SEAL_PROTO_REQUEST_MAX];
+	size_t plen;
+
+	set_reason(reason, n, "");
+	if (sock < 0 || (fd < 0 && magic != SEAL_PROTO_MAGIC_MAINT) || vpath == NULL) {
+		set_reason(reason, n, "no connection to the seal broker");
+		return sock < 0 ? -ENOTCONN : -EINVAL;
+	}
+	plen = strlen(vpath);
+	if (plen >= SEAL_PROTO_PATH_MAX) {
+		set_reason(reason, n, "path too long for the seal broker");
+		return -ENAMETOOLONG;
+	}
+	memcpy(req, &magic, sizeof(magic));
+	memcpy(req + sizeof(magic), vpath, plen + 1);
+	return exchange(sock, req, sizeof(magic) + plen + 1, fd, timeout_ms, reason, n);
+}
+
 int
 seal_client_seal(int sock, int fd, const char *vpath, char *reason, size_t n)
 {
@@ -194,6 +198,37 @@ int
 seal_client_maintenance(int sock, char *reason, size_t n)
 {
 	return request(sock, SEAL_PROTO_MAGIC_MAINT, -1, "/", SEAL_CLIENT_MAINT_TIMEOUT_MS, reason, n);
+}
+
+int
+seal_client_session(int sock, const char *key_fp, const char *client, char *reason, size_t n)
+{
+	unsigned char msg[SEAL_PROTO_SESSION_MAX];
+	uint32_t magic = SEAL_PROTO_MAGIC_SESSION;
+	size_t klen = key_fp != NULL ? strlen(key_fp) : 0, clen = client != NULL ? strlen(client) : 0;
+	size_t len = sizeof(magic);
+
+	set_reason(reason, n, "");
+	if (sock < 0) {
+		set_reason(reason, n, "no connection to the seal broker");
+		return -ENOTCONN;
+	}
+	if (klen >= SEAL_PROTO_KEY_MAX || clen >= SEAL_PROTO_CLIENT_MAX ||
+	    (klen > 0 && !seal_proto_session_field_ok(key_fp)) ||
+	    (clen > 0 && !seal_proto_session_field_ok(client))) {
+		set_reason(reason, n, "the key or the client address is too long or not graphic ASCII");
+		return -EINVAL;
+	}
+	memcpy(msg, &magic, sizeof(magic));
+	if (klen > 0)
+		memcpy(msg + len, key_fp, klen);
+	len += klen;
+	msg[len++] = '\0';
+	if (clen > 0)
+		memcpy(msg + len, client, clen);
+	len += clen;
+	msg[len++] = '\0';
+	return exchange(sock, msg, len, -1, SEAL_CLIENT_TIMEOUT_MS, reason, n);
 }
 
 /* Copies s (cut to max - 1 bytes) and its NUL to p; returns the bytes written. */

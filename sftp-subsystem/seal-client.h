@@ -40,6 +40,17 @@ int seal_client_attic(int sock, int fd, const char *vpath, char *reason, size_t 
 int seal_client_maintenance(int sock, char *reason, size_t n);
 
 /*
+ * Tells the broker who the client of this session is, once, right after
+ * connecting: key_fp, the SSH key's fingerprint ("SHA256:..."), and client,
+ * its address; either may be NULL or "" (unknown). Both must be graphic
+ * ASCII (0x21..0x7e) and shorter than SEAL_PROTO_KEY_MAX and
+ * SEAL_PROTO_CLIENT_MAX: -EINVAL, nothing sent. Waits for the reply; same
+ * returns as seal_client_seal. A vaultd that predates the message replies
+ * -EPROTO and closes the connection.
+ */
+int seal_client_session(int sock, const char *key_fp, const char *client, char *reason, size_t n);
+
+/*
  * Tells the broker about a refusal given to the client, for vaultd's audit
  * trail. No reply; never blocks (a full socket drops the report). Fields
  * too long are cut. Returns 0 or a negative errno.

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "broker-proto.h"
 #include "confine.h"
 #include "hash-command.h"
+#include "key-fingerprint.h"
 #include "log.h"
 #include "policy.h"
 #include "seal-client.h"
@@ -36,6 +38,8 @@
 
 #define IO_CHUNK	(256 * 1024)
 #define MAX_ARGS	32
+/* What is read of SSH_USER_AUTH: a few lines, one key each. */
+#define AUTH_INFO_MAX	(32 * 1024)
 
 struct options {
 	bool login_shell;	/* started as "vault-sftp -c COMMAND" */
@@ -43,6 +47,7 @@ struct options {
 	const char *tenant;
 	const char *root;
 	const char *label;
+	const char *key_fp;	/* --key-fingerprint */
 	bool log_stderr;
 	int log_level;
 	unsigned max_handles;
@@ -57,7 +62,7 @@ usage(FILE *f)
 		"usage: vault-sftp --root DIR [--log-stderr] [--log-level LEVEL]\n"
 		"       vault-sftp --config FILE [--tenant NAME] [--root DIR] [...]\n"
 		"                  [--max-handles N] [--label TEXT] [--require-landlock]\n"
-		"                  [--require-broker]\n"
+		"                  [--require-broker] [--key-fingerprint SHA256:...]\n"
 		"       vault-sftp -c 'vault-sftp --root DIR ...'   (as a login shell)\n"
 		"       vault-sftp --help | --version\n"
 		"\n"
@@ -72,7 +77,11 @@ usage(FILE *f)
 		"to start.\n"
 		"Run as a tenant's maintenance-user, it serves that tenant in maintenance\n"
 		"mode: only from the addresses of maintenance-from (SSH_CONNECTION), and a\n"
-		"removed or replaced sealed file goes to vaultd's attic.\n");
+		"removed or replaced sealed file goes to vaultd's attic.\n"
+		"vaultd names the client's key and address in every audit record of the\n"
+		"session: the key from --key-fingerprint (what the listener passes), else\n"
+		"from the file SSH_USER_AUTH names (sshd's ExposeAuthInfo yes); the address\n"
+		"from SSH_CONNECTION.\n");
 }
 
 static int
@@ -117,6 +126,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		{ "label", required_argument, NULL, 'L' },
 		{ "require-landlock", no_argument, NULL, 'R' },
 		{ "require-broker", no_argument, NULL, 'B' },
+		{ "key-fingerprint", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -130,7 +140,7 @@ parse_args(int argc, char *argv[], struct options *o)
 		 * (a Subsystem line without ForceCommand): logging and identity
 		 * stay the admin's, whatever it asks for.
 		 */
-		if (o->login_shell && (c == 'e' || c == 'l' || c == 'L')) {
+		if (o->login_shell && (c == 'e' || c == 'l' || c == 'L' || c == 'K')) {
 			fprintf(stderr, "vault-sftp: %s is not accepted in login-shell mode\n", argv[optind - 1]);
 			return 2;
 		}
@@ -142,6 +152,14 @@ parse_args(int argc, char *argv[], struct options *o)
 		case 'L': o->label = optarg; break;
 		case 'R': o->require_landlock = true; break;
 		case 'B': o->require_broker = true; break;
+		case 'K':
+			if (!key_fingerprint_valid(optarg)) {
+				fprintf(stderr, "vault-sftp: --key-fingerprint wants SHA256: and 43 base64 "
+					"characters, as ssh-keygen -l prints it\n");
+				return 2;
+			}
+			o->key_fp = optarg;
+			break;
 		case 'l':
 			if ((o->log_level = parse_level(optarg)) < 0) {
 				fprintf(stderr, "vault-sftp: unknown log level '%s'\n", optarg);
@@ -299,6 +317,136 @@ say(int priority, const char *fmt, ...)
 	log_hook(NULL, priority, line);
 }
 
+/* Who the client is, for vaultd's audit records (the broker's session message); "" unknown. */
+struct client_info {
+	char key_fp[KEY_FINGERPRINT_SIZE];
+	char addr[SEAL_PROTO_CLIENT_MAX];
+};
+
+#ifndef SEALVAULT_STATIC_BUILD
+/*
+ * sshd's ExposeAuthInfo: the file SSH_USER_AUTH names has one line per
+ * authentication method that succeeded, "publickey TYPE BASE64 ..." for a
+ * key. Read before the walls go up (it is outside the root); the first key
+ * is the one named. Whatever goes wrong leaves the key unknown.
+ */
+static void
+key_from_auth_info(const char *path, char fp[KEY_FINGERPRINT_SIZE])
+{
+	static char buf[AUTH_INFO_MAX + 1];
+	char qpath[PATH_MAX + 16];
+	size_t len = 0;
+	struct stat st;
+	int fd, r;
+
+	log_quote(qpath, sizeof(qpath), path);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		/* Under ChrootDirectory sshd's file is outside the chroot: expected, not worth a notice. */
+		say(e == ENOENT ? LOG_INFO : LOG_NOTICE, "cannot read SSH_USER_AUTH %s: %s: the key is not "
+		    "known", qpath, strerror(e));
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		say(LOG_NOTICE, "SSH_USER_AUTH %s is not a regular file: the key is not known", qpath);
+		close(fd);
+		return;
+	}
+	while (len < AUTH_INFO_MAX) {
+		ssize_t n = read(fd, buf + len, AUTH_INFO_MAX - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	for (char *line = buf, *next; line != NULL; line = next) {
+		char *type, *b64;
+
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		if (strncmp(line, "publickey ", 10) != 0)
+			continue;
+		type = line + 10;
+		b64 = strchr(type, ' ');
+		r = -EINVAL;
+		if (b64 != NULL) {
+			*b64++ = '\0';
+			r = key_fingerprint_base64(type, b64, strcspn(b64, " "), fp);
+		}
+		if (r == -EOPNOTSUPP)
+			say(LOG_INFO, "SSH_USER_AUTH names a certificate: its key is not named");
+		else if (r < 0)
+			say(LOG_NOTICE, "SSH_USER_AUTH %s: a publickey line that is not a key: the key is "
+			    "not known", qpath);
+		if (r < 0)
+			fp[0] = '\0';
+		return;
+	}
+	say(LOG_INFO, "SSH_USER_AUTH %s names no public key", qpath);
+}
+
+/*
+ * The key: --key-fingerprint (the listener's word, or the admin's), else
+ * SSH_USER_AUTH. The address: SSH_CONNECTION's first word. Both were set
+ * by sshd or the listener, never by the client.
+ */
+static void
+client_info_init(const struct options *o, struct client_info *ci)
+{
+	const char *auth = getenv("SSH_USER_AUTH"), *conn = getenv("SSH_CONNECTION");
+	size_t len = conn != NULL ? strcspn(conn, " ") : 0;
+
+	*ci = (struct client_info){ 0 };
+	if (o->key_fp != NULL)
+		snprintf(ci->key_fp, sizeof(ci->key_fp), "%s", o->key_fp);
+	else if (auth != NULL && auth[0] != '\0')
+		key_from_auth_info(auth, ci->key_fp);
+	if (len > 0 && len < sizeof(ci->addr)) {
+		memcpy(ci->addr, conn, len);
+		if (!seal_proto_session_field_ok(ci->addr))
+			ci->addr[0] = '\0';
+	}
+	if (len > 0 && ci->addr[0] == '\0')
+		say(LOG_NOTICE, "SSH_CONNECTION does not start with an address: the client's address is "
+		    "not known");
+}
+#endif
+
+/*
+ * Right after connecting: tells vaultd who the client is, so that its
+ * records of this connection name the key and address. A vaultd that
+ * does not know the message closes the connection: then one new
+ * connection without it. Returns the connection to use (or -errno).
+ */
+static int
+tell_broker(int sock, const char *socket_path, const struct client_info *ci)
+{
+	char reason[SEAL_PROTO_REASON_MAX], qreason[2 * SEAL_PROTO_REASON_MAX];
+	int r;
+
+	if (sock < 0 || (ci->key_fp[0] == '\0' && ci->addr[0] == '\0'))
+		return sock;
+	r = seal_client_session(sock, ci->key_fp, ci->addr, reason, sizeof(reason));
+	if (r == 0) {
+		say(LOG_INFO, "vaultd names key %s client %s in this session's records",
+		    ci->key_fp[0] ? ci->key_fp : "(unknown)", ci->addr[0] ? ci->addr : "(unknown)");
+		return sock;
+	}
+	log_quote(qreason, sizeof(qreason), reason);
+	say(LOG_NOTICE, "vaultd did not take the session's key and address: %s", qreason);
+	if (r == -EINVAL || r == -EALREADY || r == -EPERM)
+		return sock;	/* refused, the connection stays */
+	close(sock);
+	return seal_client_connect(socket_path);
+}
+
 /* Names of the ids a vault client meets (itself, its group, root), for long listings. */
 struct id_names {
 	struct sftp_id_name users[2], groups[2];
@@ -396,7 +544,7 @@ find_tenant(const struct policy *p, const char *wanted, bool *ret_maintenance)
  * (a client cannot set that variable), must be in maintenance-from.
  */
 static int
-check_maintenance_from(const struct policy *p, const struct policy_tenant *t)
+check_maintenance_from(const struct policy *p, const struct policy_tenant *t, const struct client_info *ci)
 {
 	const char *conn = getenv("SSH_CONNECTION");
 	char addr[64] = "", qaddr[160], why[256];
@@ -416,7 +564,7 @@ check_maintenance_from(const struct policy *p, const struct policy_tenant *t)
 	say(LOG_ERR, "tenant %s: %s", t->name, why);
 	fprintf(stderr, "vault-sftp: maintenance of tenant %s is not allowed from %s\n", t->name, qaddr);
 	/* vaultd audits it under the tenant too, when it runs. */
-	sock = seal_client_connect(p->broker_socket);
+	sock = tell_broker(seal_client_connect(p->broker_socket), p->broker_socket, ci);
 	if (sock >= 0) {
 		(void)seal_client_report(sock, "maintenance-login", "/", why);
 		close(sock);
@@ -425,8 +573,8 @@ check_maintenance_from(const struct policy *p, const struct policy_tenant *t)
 }
 
 static int
-load_tenant(const struct options *o, struct policy **ret_policy, const struct policy_tenant **ret_tenant,
-	    bool *ret_maintenance)
+load_tenant(const struct options *o, const struct client_info *ci, struct policy **ret_policy,
+	    const struct policy_tenant **ret_tenant, bool *ret_maintenance)
 {
 	struct policy_error perr = { 0 };
 	struct policy *p = NULL;
@@ -445,7 +593,7 @@ load_tenant(const struct options *o, struct policy **ret_policy, const struct po
 		policy_free(p);
 		return -ENOENT;
 	}
-	if (*ret_maintenance && check_maintenance_from(p, *ret_tenant) < 0) {
+	if (*ret_maintenance && check_maintenance_from(p, *ret_tenant, ci) < 0) {
 		policy_free(p);
 		return -EPERM;
 	}
@@ -599,7 +747,7 @@ begin_maintenance(const struct policy_tenant *tenant)
 
 static int
 run_session(const struct options *o, const struct policy_tenant *tenant, bool maintenance,
-	    const char *broker_socket, const struct hash_request *hash)
+	    const char *broker_socket, const struct client_info *ci, const struct hash_request *hash)
 {
 	char root[PATH_MAX], uid_label[32], maint_label[96];
 	struct confine_options copts = { .require_landlock = o->require_landlock };
@@ -646,7 +794,7 @@ run_session(const struct options *o, const struct policy_tenant *tenant, bool ma
 	}
 	cfg.max_handles = raise_fd_limit(o->max_handles ? o->max_handles : SFTP_DEFAULT_HANDLES);
 	if (broker_socket != NULL && hash == NULL) {
-		seal_sock = seal_client_connect(broker_socket);
+		seal_sock = tell_broker(seal_client_connect(broker_socket), broker_socket, ci);
 		if (seal_sock >= 0 && maintenance)
 			begin_maintenance(tenant);
 		if (seal_sock >= 0) {
@@ -723,6 +871,7 @@ run(const struct options *o)
 	const char *asked = getenv("SSH_ORIGINAL_COMMAND");
 	const struct policy_tenant *tenant = NULL;
 	struct policy *policy = NULL;
+	struct client_info ci = { 0 };
 	struct hash_request hash;
 	enum client_command cmd;
 	bool maintenance = false;
@@ -744,11 +893,13 @@ run(const struct options *o)
 		say(LOG_ERR, "--config is not available in the static build; use --root");
 		return 1;
 #else
-		if (load_tenant(o, &policy, &tenant, &maintenance) < 0)
+		/* Only vaultd hears of it: without --config there is no broker to tell. */
+		client_info_init(o, &ci);
+		if (load_tenant(o, &ci, &policy, &tenant, &maintenance) < 0)
 			return 1;
 #endif
 	}
-	r = run_session(o, tenant, maintenance, policy != NULL ? policy->broker_socket : NULL,
+	r = run_session(o, tenant, maintenance, policy != NULL ? policy->broker_socket : NULL, &ci,
 			cmd == COMMAND_HASH ? &hash : NULL);
 	policy_free(policy);
 	return r;

@@ -23,7 +23,7 @@ _Static_assert(AUDIT_KERNEL_MSG_SIZE >= MNL_ALIGN(MNL_NLMSG_HDRLEN + AUDIT_KERNE
 	       "room for the header, the longest text and its NUL");
 _Static_assert(AUDIT_KERNEL_MSG_SIZE <= 8970, "libaudit's MAX_AUDIT_MESSAGE_LENGTH");
 
-/* Short values (op, tenant, source, key) are cut to this before encoding. */
+/* Short values (op, tenant, source, key, client) are cut to this before encoding. */
 #define SHORT_VALUE_MAX	256
 
 int
@@ -182,8 +182,8 @@ audit_kernel_format(char *dst, size_t size, const struct audit_record *r)
 {
 	static const char trunc[] = " trunc=yes";
 	struct out o = { dst, 0, size < AUDIT_KERNEL_TEXT_MAX + 1 ? size : AUDIT_KERNEL_TEXT_MAX + 1 };
-	struct kv op, tenant, path, reason, source, fp;
-	const struct kv *shortf[] = { &op, &tenant, &source, &fp };
+	struct kv op, tenant, path, reason, source, fp, addr;
+	const struct kv *shortf[] = { &op, &tenant, &source, &fp, &addr };
 	const char *res = event_failed(r) ? " res=failed" : " res=success";
 	char num[64];
 	size_t fixed, room, want_p, want_r, give_p, give_r;
@@ -198,6 +198,8 @@ audit_kernel_format(char *dst, size_t size, const struct audit_record *r)
 	tenant = kv_make("tenant", r->tenant, SHORT_VALUE_MAX);
 	source = kv_make("source", r->source, SHORT_VALUE_MAX);
 	fp = kv_make("fp", r->key_fp, SHORT_VALUE_MAX);
+	/* addr=: the remote address, as auditd's own records name it. */
+	addr = kv_make("addr", r->client, SHORT_VALUE_MAX);
 	path = kv_make("path", r->path, AUDIT_VALUE_MAX);
 	/* A daemon record says everything in its message. */
 	reason = kv_make("reason", r->reason != NULL ? r->reason : r->message, AUDIT_VALUE_MAX);
@@ -230,6 +232,7 @@ audit_kernel_format(char *dst, size_t size, const struct audit_record *r)
 	put_kv(&o, &reason, give_r);
 	put_kv(&o, &source, source.len);
 	put_kv(&o, &fp, fp.len);
+	put_kv(&o, &addr, addr.len);
 	put(&o, num, (size_t)nn);
 	if (give_p < path.len || give_r < reason.len)
 		put(&o, trunc, strlen(trunc));

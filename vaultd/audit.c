@@ -183,6 +183,10 @@ describe(char *buf, size_t size, const struct audit_record *r)
 		line_str(&l, " key=");
 		line_escaped(&l, r->key_fp);
 	}
+	if (r->client != NULL) {
+		line_str(&l, " client=");
+		line_escaped(&l, r->client);
+	}
 	if (r->reason != NULL) {
 		line_str(&l, ": ");
 		line_escaped(&l, r->reason);
@@ -244,7 +248,7 @@ add_field(struct audit_field *f, size_t *n, const char *key, const char *value, 
 static int
 send_journal(struct audit *a, const struct audit_record *r, const char *msg)
 {
-	struct audit_field f[12];
+	struct audit_field f[16];
 	char prio[4], uid[16], pid[16];
 	size_t n = 0;
 	int p = r->priority < LOG_EMERG ? LOG_EMERG : r->priority > LOG_DEBUG ? LOG_DEBUG : r->priority;
@@ -264,6 +268,9 @@ send_journal(struct audit *a, const struct audit_record *r, const char *msg)
 	add_field(f, &n, "VAULT_UID", r->uid != (uid_t)-1 ? uid : NULL, true);
 	add_field(f, &n, "VAULT_PID", r->pid > 0 ? pid : NULL, true);
 	add_field(f, &n, "VAULT_KEY", r->key_fp, false);
+	/* The session's key and client address (broker-proto.h); VAULT_KEY is the key's older name. */
+	add_field(f, &n, "SEALVAULT_KEY_FINGERPRINT", r->key_fp, false);
+	add_field(f, &n, "SEALVAULT_CLIENT", r->client, false);
 	return audit_journal_send(&a->journal, f, n);
 }
 

@@ -36,7 +36,8 @@ struct audit_record {
 	const char *path;	/* VAULT_PATH: the vault path, NULL: none */
 	const char *reason;	/* VAULT_REASON, NULL: none */
 	const char *source;	/* VAULT_SOURCE: "broker", "fanotify", "inotify", "scan", "vault-sftp", "vaultctl" */
-	const char *key_fp;	/* VAULT_KEY: SHA256 key fingerprint, NULL: unknown */
+	const char *key_fp;	/* SEALVAULT_KEY_FINGERPRINT (and VAULT_KEY): "SHA256:...", NULL: unknown */
+	const char *client;	/* SEALVAULT_CLIENT: the SSH client's address, NULL: unknown */
 	uid_t uid;		/* VAULT_UID: the peer; (uid_t)-1: none */
 	pid_t pid;		/* VAULT_PID: the peer; 0: none */
 	const char *message;	/* MESSAGE; NULL: made from the fields */

@@ -244,6 +244,23 @@ broker_maint_begin(const struct tenant_table *tab, uid_t uid, struct broker_outc
 	return 0;
 }
 
+/* n NUL-terminated fields, field i shorter than max[i], filling exactly len bytes. */
+static bool
+split_fields(const unsigned char *p, size_t len, size_t n, const size_t *max, const char **field)
+{
+	size_t off = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *nul = off < len ? memchr(p + off, '\0', len - off) : NULL;
+
+		if (nul == NULL || (size_t)(nul - (p + off)) >= max[i])
+			return false;
+		field[i] = (const char *)p + off;
+		off = (size_t)(nul - p) + 1;
+	}
+	return off == len;
+}
+
 /*
  * A report: op, path and reason, each NUL-terminated, nothing after. The
  * tenant is the peer's (by uid), never what the message says. A malformed
@@ -253,21 +270,10 @@ static int
 parse_report(const struct tenant_table *tab, const unsigned char *p, size_t len,
 	     struct broker_outcome *out)
 {
+	static const size_t max[3] = { SEAL_PROTO_OP_MAX, SEAL_PROTO_PATH_MAX, SEAL_PROTO_REASON_MAX };
 	const char *field[3];
-	size_t max[3] = { SEAL_PROTO_OP_MAX, SEAL_PROTO_PATH_MAX, SEAL_PROTO_REASON_MAX };
-	size_t off = 0;
 
-	for (int i = 0; i < 3; i++) {
-		const unsigned char *nul = off < len ? memchr(p + off, '\0', len - off) : NULL;
-
-		if (nul == NULL || (size_t)(nul - (p + off)) >= max[i]) {
-			snprintf(out->reason, sizeof(out->reason), "malformed report");
-			return -EPROTO;
-		}
-		field[i] = (const char *)p + off;
-		off = (size_t)(nul - p) + 1;
-	}
-	if (off != len) {
+	if (!split_fields(p, len, 3, max, field)) {
 		snprintf(out->reason, sizeof(out->reason), "malformed report");
 		return -EPROTO;
 	}
@@ -282,6 +288,31 @@ parse_report(const struct tenant_table *tab, const unsigned char *p, size_t len,
 	snprintf(out->path, sizeof(out->path), "%s", field[1]);
 	snprintf(out->reason, sizeof(out->reason), "%s", field[2]);
 	return 0;
+}
+
+/*
+ * A well-formed session message (key, client): stored in sess when it is
+ * the connection's first message and both fields are graphic ASCII;
+ * otherwise refused, and what was stored stays. out->status is the reply.
+ */
+static void
+serve_session(const struct tenant_table *tab, const char *key_fp, const char *client,
+	      struct broker_session *sess, struct broker_outcome *out)
+{
+	out->tenant = tenants_by_uid(tab, out->uid);
+	out->maintenance = out->tenant != NULL && tenant_is_maint_uid(out->tenant, out->uid);
+	if (out->tenant == NULL)
+		refuse(out, -EPERM, "uid %u is the user of no tenant", (unsigned)out->uid);
+	else if (!seal_proto_session_field_ok(key_fp) || !seal_proto_session_field_ok(client))
+		refuse(out, -EINVAL, "session key or client address with a byte that is not graphic ASCII: "
+		       "ignored");
+	else if (sess->messages > 0)
+		refuse(out, -EALREADY, "session info comes once, as the first message: ignored "
+		       "(this one said key %s client %s)", key_fp[0] ? key_fp : "-", client[0] ? client : "-");
+	else {
+		snprintf(sess->key_fp, sizeof(sess->key_fp), "%s", key_fp);
+		snprintf(sess->client, sizeof(sess->client), "%s", client);
+	}
 }
 
 static int
@@ -301,8 +332,9 @@ send_reply(int conn, int status, const char *reason)
 	return r < 0 ? -errno : 0;
 }
 
-int
-broker_serve_one(const struct tenant_table *tab, int conn, struct broker_outcome *out)
+static int
+serve_message(const struct tenant_table *tab, int conn, struct broker_session *sess,
+	      struct broker_outcome *out)
 {
 	unsigned char buf[SEAL_PROTO_REPORT_MAX + 1];
 	union {
@@ -367,6 +399,18 @@ broker_serve_one(const struct tenant_table *tab, int conn, struct broker_outcome
 		out->kind = BROKER_REPORT;
 		return parse_report(tab, buf + sizeof(magic), (size_t)r - sizeof(magic), out);
 	}
+	if (magic == SEAL_PROTO_MAGIC_SESSION) {
+		static const size_t max[2] = { SEAL_PROTO_KEY_MAX, SEAL_PROTO_CLIENT_MAX };
+		const char *field[2];
+
+		out->kind = BROKER_SESSION;
+		if (nfds != 0 || !split_fields(buf + sizeof(magic), (size_t)r - sizeof(magic), 2, max, field)) {
+			err = refuse(out, -EPROTO, "malformed session message");
+			goto reply_close;
+		}
+		serve_session(tab, field[0], field[1], sess, out);
+		goto reply;
+	}
 	if (magic != SEAL_PROTO_MAGIC && magic != SEAL_PROTO_MAGIC_ATTIC && magic != SEAL_PROTO_MAGIC_MAINT) {
 		err = refuse(out, -EPROTO, "wrong protocol magic or version");
 		goto reply_close;
@@ -410,4 +454,17 @@ reply_close:
 		close(fds[i]);
 	(void)send_reply(conn, out->status, out->reason);
 	return err;
+}
+
+int
+broker_serve_one(const struct tenant_table *tab, int conn, struct broker_session *sess,
+		 struct broker_outcome *out)
+{
+	int r = serve_message(tab, conn, sess, out);
+
+	if (r != -EAGAIN && r != -ECONNRESET)
+		sess->messages++;
+	memcpy(out->key_fp, sess->key_fp, sizeof(out->key_fp));
+	memcpy(out->client, sess->client, sizeof(out->client));
+	return r;
 }

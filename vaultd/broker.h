@@ -21,6 +21,18 @@ enum broker_kind {
 	BROKER_ATTIC,		/* a versioned file to move into the attic, answered */
 	BROKER_REPORT,		/* a refusal vault-sftp reports: op, path, reason */
 	BROKER_MAINT,		/* a maintenance session begins: its tenant's directories opened to it */
+	BROKER_SESSION,		/* the session's key and client address, answered */
+};
+
+/*
+ * What one connection's vault-sftp said about its client (broker-proto.h,
+ * SEAL_PROTO_MAGIC_SESSION). The caller keeps one per connection, zeroed
+ * when it accepts the connection, and passes it to every broker_serve_one.
+ */
+struct broker_session {
+	char key_fp[SEAL_PROTO_KEY_MAX];	/* "SHA256:...", "" unknown */
+	char client[SEAL_PROTO_CLIENT_MAX];	/* the client's address, "" unknown */
+	unsigned long messages;			/* handled on this connection so far */
 };
 
 struct broker_outcome {
@@ -36,17 +48,22 @@ struct broker_outcome {
 	bool maintenance;			/* the peer is the tenant's maintenance user */
 	unsigned dirs_protected;
 	bool resealed;				/* seal: it had been sealed before (seal.h) */
+	/* The connection's session, as it stands after this message ("" unknown). */
+	char key_fp[SEAL_PROTO_KEY_MAX];
+	char client[SEAL_PROTO_CLIENT_MAX];
 };
 
 /*
- * Serves one message on conn. Returns:
+ * Serves one message on conn, whose session so far is sess (updated by a
+ * session message). Returns:
  *   0            a message was handled (out says what and how);
  *   -EAGAIN      nothing to read yet;
  *   -ECONNRESET  the peer closed the connection (nothing to log);
  *   other < 0    the peer sent garbage or the reply could not be sent: the
  *                caller must close the connection (out->reason says why).
  */
-int broker_serve_one(const struct tenant_table *tab, int conn, struct broker_outcome *out);
+int broker_serve_one(const struct tenant_table *tab, int conn, struct broker_session *sess,
+		     struct broker_outcome *out);
 
 /*
  * The checks and the seal alone, for tests: fd is the file a peer with uid

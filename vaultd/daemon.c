@@ -29,15 +29,17 @@ found_dir(struct vaultd *vd, const char *path)
 /* The audit records of a seal's outcome (nothing for ALREADY or NOT_SEALED_CLASS but its directories). */
 static void
 audit_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath, const struct seal_result *res,
-	   const char *source, uid_t uid, pid_t pid)
+	   const char *source, const struct vaultd_peer *peer)
 {
 	struct audit_record r = {
 		.op = "seal",
 		.tenant = t != NULL ? t->conf->name : NULL,
 		.path = vpath,
 		.source = source,
-		.uid = uid,
-		.pid = pid,
+		.uid = peer != NULL ? peer->uid : (uid_t)-1,
+		.pid = peer != NULL ? peer->pid : 0,
+		.key_fp = peer != NULL ? peer->key_fp : NULL,
+		.client = peer != NULL ? peer->client : NULL,
 	};
 
 	switch (res->outcome) {
@@ -101,7 +103,7 @@ count_seal(struct vaultd *vd, struct vault_tenant *t, const struct seal_result *
 
 void
 vaultd_record_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath,
-		   const struct seal_result *res, const char *source, uid_t uid, pid_t pid)
+		   const struct seal_result *res, const char *source, const struct vaultd_peer *peer)
 {
 	if (t != NULL)
 		count_seal(vd, t, res);
@@ -109,7 +111,7 @@ vaultd_record_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath,
 		vd->n.refused++;
 	if (t != NULL && res->outcome == SEAL_DONE)
 		(void)ledger_add(vd->ledger, t, vpath);
-	audit_seal(vd, t, vpath, res, source, uid, pid);
+	audit_seal(vd, t, vpath, res, source, peer);
 }
 
 enum seal_outcome
@@ -119,7 +121,7 @@ vaultd_found_file(struct vaultd *vd, struct vault_tenant *t, int fd, const struc
 	struct seal_result res;
 
 	seal_file(t, fd, st, vpath, &res);
-	vaultd_record_seal(vd, t, vpath, &res, source, (uid_t)-1, 0);
+	vaultd_record_seal(vd, t, vpath, &res, source, NULL);
 	return res.outcome;
 }
 

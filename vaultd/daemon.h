@@ -56,13 +56,22 @@ struct vaultd {
 enum seal_outcome vaultd_found_file(struct vaultd *vd, struct vault_tenant *t, int fd,
 				    const struct stat *st, const char *vpath, const char *source);
 
+/* Who asked for a seal, for its audit records: a broker peer and what its session said. */
+struct vaultd_peer {
+	uid_t uid;
+	pid_t pid;
+	const char *key_fp;	/* the session's SSH key fingerprint, NULL: unknown */
+	const char *client;	/* the session's client address, NULL: unknown */
+};
+
 /*
  * Everything a seal's outcome leads to, whoever asked (broker, watcher,
  * scan): the counters (t NULL: a peer of no tenant), the ledger for a new
- * seal, the audit records. uid and pid: the peer, or (uid_t)-1 and 0.
+ * seal, the audit records. peer: the broker's peer, NULL for the watchers
+ * and the scan.
  */
 void vaultd_record_seal(struct vaultd *vd, struct vault_tenant *t, const char *vpath,
-			const struct seal_result *res, const char *source, uid_t uid, pid_t pid);
+			const struct seal_result *res, const char *source, const struct vaultd_peer *peer);
 
 /*
  * fd is open on something a watcher saw (file or directory); finds its

@@ -190,9 +190,25 @@ audit_broker(struct vaultd *vd, const struct broker_outcome *o, int rc)
 		.source = o->maintenance ? "maintenance" : o->kind == BROKER_REPORT ? "vault-sftp" : "broker",
 		.uid = o->uid,
 		.pid = o->pid,
+		/* What the connection's session said: in every record of that connection. */
+		.key_fp = o->key_fp[0] ? o->key_fp : NULL,
+		.client = o->client[0] ? o->client : NULL,
 	};
+	struct vaultd_peer peer = { .uid = o->uid, .pid = o->pid, .key_fp = r.key_fp, .client = r.client };
 	struct seal_result res = { .dirs_protected = o->dirs_protected };
 	char why[128];
+
+	if (o->kind == BROKER_SESSION) {
+		/* Accepted: it shows in the records that follow. Refused or garbage: said here. */
+		if (rc == 0 && o->status == 0)
+			return;
+		vd->n.refused++;
+		r.event = AUDIT_SEAL_REFUSED;
+		r.priority = LOG_WARNING;
+		r.op = "session";
+		audit_emit(vd->audit, &r);
+		return;
+	}
 
 	if (o->kind == BROKER_MAINT) {
 		r.event = rc == 0 && o->status == 0 ? AUDIT_ADMIN : AUDIT_SEAL_REFUSED;
@@ -233,7 +249,7 @@ audit_broker(struct vaultd *vd, const struct broker_outcome *o, int rc)
 		      : rc == 0 && o->seal == SEAL_FAILED ? SEAL_FAILED : SEAL_REFUSED;
 	res.resealed = o->resealed;
 	snprintf(res.reason, sizeof(res.reason), "%s", o->reason);
-	vaultd_record_seal(vd, o->tenant, r.path, &res, r.source, o->uid, o->pid);
+	vaultd_record_seal(vd, o->tenant, r.path, &res, r.source, &peer);
 }
 
 /* The poll set: fixed slots first, then broker and control connections. */
@@ -243,6 +259,7 @@ struct loop {
 	struct pollfd pfd[SLOT_FIXED + MAX_BROKER_CONNS + MAX_CONTROL_CONNS];
 	bool is_control[SLOT_FIXED + MAX_BROKER_CONNS + MAX_CONTROL_CONNS];
 	uid_t uid[SLOT_FIXED + MAX_BROKER_CONNS + MAX_CONTROL_CONNS];	/* broker peers */
+	struct broker_session sess[SLOT_FIXED + MAX_BROKER_CONNS + MAX_CONTROL_CONNS];	/* theirs */
 	nfds_t n;
 	unsigned n_broker, n_control;
 };
@@ -259,6 +276,7 @@ drop_conn(struct loop *l, nfds_t i)
 	l->pfd[i] = l->pfd[l->n];
 	l->is_control[i] = l->is_control[l->n];
 	l->uid[i] = l->uid[l->n];
+	l->sess[i] = l->sess[l->n];
 }
 
 /*
@@ -327,6 +345,7 @@ accept_all(struct vaultd *vd, struct loop *l, int lsock, bool control)
 			l->n_broker++;
 		}
 		l->is_control[l->n] = control;
+		l->sess[l->n] = (struct broker_session){ 0 };
 		l->pfd[l->n++] = (struct pollfd){ .fd = c, .events = POLLIN };
 	}
 }
@@ -341,7 +360,7 @@ serve_conn(struct vaultd *vd, struct loop *l, nfds_t *i)
 	} else if (l->pfd[*i].revents & POLLIN) {
 		struct broker_outcome o;
 
-		rc = broker_serve_one(&vd->tenants, l->pfd[*i].fd, &o);
+		rc = broker_serve_one(&vd->tenants, l->pfd[*i].fd, &l->sess[*i], &o);
 		if (rc == -EAGAIN)
 			return;
 		if (rc != -ECONNRESET)

@@ -32,6 +32,7 @@
 #define MAGIC_REPORT	0x53565231u
 #define MAGIC_ATTIC	0x53564131u
 #define MAGIC_MAINT	0x53564d31u
+#define MAGIC_SESSION	0x53565331u
 
 #define PROFILE \
 	"profile case {\n" \
@@ -209,7 +210,11 @@ fb_first(struct fake_broker *fb)
 	uint32_t m;
 
 	pthread_mutex_lock(&fb->lock);
-	m = fb->n > 0 ? fb->magic[0] : 0;
+	m = 0;
+	/* The session message (key, address) comes first when there is one; then the rest. */
+	for (int i = 0; i < fb->n && m == 0; i++)
+		if (fb->magic[i] != MAGIC_SESSION)
+			m = fb->magic[i];
 	pthread_mutex_unlock(&fb->lock);
 	return m;
 }

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -68,20 +69,69 @@ prefix_matches(const struct policy_addr *net, const uint8_t *addr)
 }
 
 bool
-policy_maint_from_allows(const struct policy_tenant *t, const char *addr)
+policy_addr_list_allows(const struct policy_addr *v, size_t n, const char *addr)
 {
 	static const uint8_t v4_mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	struct policy_addr a;
 
-	if (t == NULL || addr == NULL || strchr(addr, '/') != NULL || policy_parse_addr(addr, &a) < 0)
+	if (addr == NULL || strchr(addr, '/') != NULL || policy_parse_addr(addr, &a) < 0)
 		return false;
 	if (a.family == AF_INET6 && memcmp(a.addr, v4_mapped, sizeof(v4_mapped)) == 0) {
 		memmove(a.addr, a.addr + 12, 4);
 		memset(a.addr + 4, 0, 12);
 		a.family = AF_INET;
 	}
-	for (size_t i = 0; i < t->n_maint_from; i++)
-		if (t->maint_from[i].family == a.family && prefix_matches(&t->maint_from[i], a.addr))
+	for (size_t i = 0; i < n; i++)
+		if (v[i].family == a.family && prefix_matches(&v[i], a.addr))
 			return true;
 	return false;
+}
+
+bool
+policy_maint_from_allows(const struct policy_tenant *t, const char *addr)
+{
+	return t != NULL && policy_addr_list_allows(t->maint_from, t->n_maint_from, addr);
+}
+
+int
+policy_parse_endpoint(const char *s, struct policy_endpoint *ret)
+{
+	char buf[ADDR_TEXT_MAX];
+	const char *colon, *host = s;
+	struct policy_endpoint e = { 0 };
+	size_t len;
+	unsigned long port;
+	char *end;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -EINVAL;
+		host = s + 1;
+		len = (size_t)(close - host);
+		colon = close + 1;
+		e.family = AF_INET6;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL || memchr(s, ':', (size_t)(colon - s)) != NULL)
+			return -EINVAL;	/* an IPv6 address needs its brackets */
+		len = (size_t)(colon - s);
+		e.family = AF_INET;
+	}
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, host, len);
+	buf[len] = '\0';
+	if (inet_pton(e.family, buf, e.addr) != 1)
+		return -EINVAL;
+	if (colon[1] < '1' || colon[1] > '9')
+		return -EINVAL;	/* no sign, no leading zero, no empty port */
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port == 0 || port > 65535)
+		return -EINVAL;
+	e.port = (uint16_t)port;
+	*ret = e;
+	return 0;
 }

@@ -59,6 +59,7 @@ enum value_type {
 	VAL_BOOL,
 	VAL_WATCHER,		/* auto, fanotify, inotify, off */
 	VAL_ADDRS,		/* one or more addresses or prefixes (struct policy_addr) */
+	VAL_ENDPOINTS,		/* one or more ADDR:PORT or [ADDR6]:PORT (struct policy_endpoint) */
 };
 
 struct key {
@@ -70,7 +71,8 @@ struct key {
 enum {
 	GK_BROKER_SOCKET, GK_CONTROL_SOCKET, GK_JOURNAL_SOCKET, GK_ATTIC, GK_PARTIAL_GRACE,
 	GK_WATCHER, GK_KERNEL_AUDIT, GK_SETTLE, GK_ATTIC_GRACE,
-	GK_STATE_DIR,
+	GK_STATE_DIR, GK_LISTEN, GK_LISTEN_USER, GK_HOST_KEY, GK_LISTEN_MAX_CONN,
+	GK_LISTEN_MAX_PER_ADDR, GK_LISTEN_MAX_AUTH, GK_LISTEN_GRACE, GK_LISTEN_IDLE,
 };
 static const struct key global_keys[] = {
 	[GK_BROKER_SOCKET] = { "broker-socket", VAL_PATH, offsetof(struct policy, broker_socket) },
@@ -83,6 +85,18 @@ static const struct key global_keys[] = {
 	[GK_SETTLE] = { "settle", VAL_DURATION, offsetof(struct policy, settle_s) },
 	[GK_ATTIC_GRACE] = { "attic-grace", VAL_DURATION, offsetof(struct policy, attic_grace_s) },
 	[GK_STATE_DIR] = { "state-dir", VAL_PATH, offsetof(struct policy, state_dir) },
+	/* vault-listen, the standalone SSH listener */
+	[GK_LISTEN] = { "listen", VAL_ENDPOINTS, offsetof(struct policy, listen) },
+	[GK_LISTEN_USER] = { "listen-user", VAL_USER, offsetof(struct policy, listen_user) },
+	[GK_HOST_KEY] = { "host-key", VAL_PATH, offsetof(struct policy, host_key) },
+	[GK_LISTEN_MAX_CONN] = { "listen-max-connections", VAL_COUNT,
+				 offsetof(struct policy, listen_max_connections) },
+	[GK_LISTEN_MAX_PER_ADDR] = { "listen-max-per-address", VAL_COUNT,
+				     offsetof(struct policy, listen_max_per_address) },
+	[GK_LISTEN_MAX_AUTH] = { "listen-max-auth-tries", VAL_COUNT,
+				 offsetof(struct policy, listen_max_auth_tries) },
+	[GK_LISTEN_GRACE] = { "listen-login-grace", VAL_DURATION, offsetof(struct policy, listen_login_grace_s) },
+	[GK_LISTEN_IDLE] = { "listen-idle-timeout", VAL_DURATION, offsetof(struct policy, listen_idle_s) },
 };
 
 static const char *const watcher_names[] = {
@@ -101,6 +115,7 @@ static const struct key tenant_keys[] = {
 	[TK_MAINT_USER] = { "maintenance-user", VAL_USER, offsetof(struct policy_tenant, maint_user) },
 	[TK_MAINT_FROM] = { "maintenance-from", VAL_ADDRS, offsetof(struct policy_tenant, maint_from) },
 	{ "authorized-keys", VAL_PATH, offsetof(struct policy_tenant, authorized_keys) },
+	{ "maintenance-keys", VAL_PATH, offsetof(struct policy_tenant, maint_keys) },
 	{ "quota-bytes", VAL_SIZE, offsetof(struct policy_tenant, quota_bytes) },
 	{ "quota-files", VAL_COUNT, offsetof(struct policy_tenant, quota_files) },
 	{ "write-only", VAL_BOOL, offsetof(struct policy_tenant, write_only) },
@@ -589,7 +604,8 @@ set_value(struct config_ctx *ctx, const struct key *k, const char *v, void *base
 		return config_error(ctx, -EINVAL, "bad value %s for %s (auto, fanotify, inotify or off)",
 				    quote(q, v), k->name);
 	case VAL_ADDRS:
-		break;		/* several words: set_addrs() */
+	case VAL_ENDPOINTS:
+		break;		/* several words: set_addrs(), set_endpoints() */
 	}
 	return config_error(ctx, -EINVAL, "internal error: key %s", k->name);
 }
@@ -926,6 +942,30 @@ set_addrs(struct config_ctx *ctx, const struct key *k, const struct word *w, siz
 	return 0;
 }
 
+/* listen ADDR:PORT [...]: "127.0.0.1:2222", "[::1]:2222"; numeric only, no name lookups. */
+static int
+set_endpoints(struct config_ctx *ctx, const struct key *k, const struct word *w, size_t n)
+{
+	struct policy_endpoint *e;
+	char q[QUOTE_MAX];
+
+	if (n == 0)
+		return config_error(ctx, -EINVAL, "%s takes one or more ADDR:PORT", k->name);
+	e = calloc(n, sizeof(*e));
+	if (e == NULL)
+		return config_oom(ctx);
+	for (size_t i = 0; i < n; i++)
+		if (policy_parse_endpoint(w[i].s, &e[i]) < 0) {
+			free(e);
+			return config_error(ctx, -EINVAL, "bad address %s for %s (ADDR:PORT or [ADDR6]:PORT, "
+					    "port 1-65535)", quote(q, w[i].s), k->name);
+		}
+	free(ctx->p->listen);
+	ctx->p->listen = e;
+	ctx->p->n_listen = n;
+	return 0;
+}
+
 static int
 tenant_statement(struct config_ctx *ctx, const struct word *w, size_t n)
 {
@@ -980,6 +1020,12 @@ global_statement(struct config_ctx *ctx, const struct word *w, size_t n)
 	bit = 1u << (k - global_keys);
 	if (ctx->global_seen & bit)
 		return config_error(ctx, -EINVAL, "%s is set twice", k->name);
+	if (k->type == VAL_ENDPOINTS) {
+		if (set_endpoints(ctx, k, w + 1, n - 1) < 0)
+			return ctx->r;
+		ctx->global_seen |= bit;
+		return 0;
+	}
 	if (n != 2)
 		return config_error(ctx, -EINVAL, "%s takes one value, not %zu", k->name, n - 1);
 	if (set_value(ctx, k, w[1].s, ctx->p) < 0)
@@ -1416,6 +1462,30 @@ check_policy(struct config_ctx *ctx)
 	return 0;
 }
 
+/* vault-listen's settings left unset; state_dir is set already. */
+static void
+set_listen_defaults(struct config_ctx *ctx)
+{
+	struct policy *p = ctx->p;
+
+	if (p->listen_user == NULL && (p->listen_user = strdup("nobody")) == NULL)
+		config_oom(ctx);
+	if (p->host_key == NULL && asprintf(&p->host_key, "%s/ssh_host_ed25519_key", p->state_dir) < 0) {
+		p->host_key = NULL;
+		config_oom(ctx);
+	}
+	if (!(ctx->global_seen & (1u << GK_LISTEN_MAX_CONN)))
+		p->listen_max_connections = 64;
+	if (!(ctx->global_seen & (1u << GK_LISTEN_MAX_PER_ADDR)))
+		p->listen_max_per_address = 16;
+	if (!(ctx->global_seen & (1u << GK_LISTEN_MAX_AUTH)))
+		p->listen_max_auth_tries = 6;
+	if (!(ctx->global_seen & (1u << GK_LISTEN_GRACE)))
+		p->listen_login_grace_s = 30;
+	if (!(ctx->global_seen & (1u << GK_LISTEN_IDLE)))
+		p->listen_idle_s = 15 * 60;
+}
+
 static int
 config_read_finish(struct config_ctx *ctx, struct policy **ret)
 {
@@ -1444,6 +1514,7 @@ config_read_finish(struct config_ctx *ctx, struct policy **ret)
 			p->attic_grace_s = 30 * 86400;
 		if (!(ctx->global_seen & (1u << GK_PARTIAL_GRACE)))
 			p->partial_grace_s = 7 * 86400;
+		set_listen_defaults(ctx);
 	}
 	if (ctx->r == 0)
 		check_policy(ctx);
@@ -1523,6 +1594,7 @@ policy_free(struct policy *p)
 		free(t->root);
 		free(t->profile_name);
 		free(t->authorized_keys);
+		free(t->maint_keys);
 		free(t->maint_user);
 		free(t->maint_from);
 		free(t->file);
@@ -1533,6 +1605,9 @@ policy_free(struct policy *p)
 	free(p->journal_socket);
 	free(p->attic);
 	free(p->state_dir);
+	free(p->listen);
+	free(p->listen_user);
+	free(p->host_key);
 	free(p);
 	return NULL;
 }

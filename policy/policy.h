@@ -58,6 +58,13 @@ struct policy_addr {
 	unsigned prefix;	/* bits that must match: 0..32 or 0..128 */
 };
 
+/* An address and port to listen on ("127.0.0.1:2222", "[::1]:2222"). */
+struct policy_endpoint {
+	int family;		/* AF_INET or AF_INET6 */
+	uint8_t addr[16];	/* network byte order */
+	uint16_t port;		/* host byte order */
+};
+
 struct policy_tenant {
 	char *name;
 	char *user;		/* the system user sshd runs vault-sftp as */
@@ -65,6 +72,7 @@ struct policy_tenant {
 	char *profile_name;
 	const struct policy_profile *profile;	/* resolved by policy_load */
 	char *authorized_keys;	/* root-owned file outside the root */
+	char *maint_keys;	/* the maintenance-user's keys, for vault-listen; NULL: none */
 	uint64_t quota_bytes;	/* 0: none */
 	uint64_t quota_files;	/* 0: none */
 	bool write_only;	/* list yes, read back sealed content no */
@@ -102,6 +110,16 @@ struct policy {
 	uint64_t settle_s;		/* a catch-up scan leaves files changed this recently to the watcher */
 	uint64_t attic_grace_s;		/* vaultctl attic purge waits this long after a move (default 30d) */
 	char *state_dir;		/* vaultd's own records (the ledger); default /var/lib/sealvault */
+	/* vault-listen, the standalone SSH listener (vaultd/listen.c) */
+	struct policy_endpoint *listen;	/* none: vault-listen needs --listen */
+	size_t n_listen;
+	char *listen_user;		/* pre-auth processes run as this user (default nobody) */
+	char *host_key;			/* Ed25519, made on first start; default <state-dir>/ssh_host_ed25519_key */
+	uint64_t listen_max_connections;	/* at once, in all (default 64) */
+	uint64_t listen_max_per_address;	/* at once, from one client address (default 16) */
+	uint64_t listen_max_auth_tries;	/* failed authentications per connection (default 6) */
+	uint64_t listen_login_grace_s;	/* key exchange and authentication (default 30 s) */
+	uint64_t listen_idle_s;		/* no data either way; 0: none (default 15 min) */
 	struct policy_profile *profiles;
 	size_t n_profiles;
 	struct policy_tenant *tenants;
@@ -153,12 +171,17 @@ const char *policy_class_name(enum policy_class c);
  */
 int policy_parse_addr(const char *s, struct policy_addr *ret);
 
+/* "ADDR:PORT" (IPv4) or "[ADDR6]:PORT", numeric, port 1-65535. 0 or -EINVAL. */
+int policy_parse_endpoint(const char *s, struct policy_endpoint *ret);
+
 /*
  * Whether addr, a numeric client address as sshd puts it in
  * SSH_CONNECTION (an IPv4-mapped IPv6 address counts as IPv4), is in t's
  * maintenance-from. False for anything unparsable, or without the list.
  */
 bool policy_maint_from_allows(const struct policy_tenant *t, const char *addr);
+/* The same check against any list v of n addresses and prefixes (n 0: false). */
+bool policy_addr_list_allows(const struct policy_addr *v, size_t n, const char *addr);
 
 /* "90d", "12h", "30" (seconds): s, m, h, d or w. 0, -EINVAL or -ERANGE. */
 int policy_parse_duration(const char *s, uint64_t *ret);

@@ -169,12 +169,15 @@ ll_add_proc(int ruleset_fd, int abi)
 }
 #endif
 
+/* NO_ROOT: no file at all (confine_no_files()); any other negative fd is an error. */
+#define NO_ROOT	(-2)
+
 static int
 ll_add_rules(int ruleset_fd, int root_fd, int abi, const char **what)
 {
 	int r;
 
-	r = ll_add_rule(ruleset_fd, root_fd, LL_FS_ALLOWED & ll_fs_handled(abi));
+	r = root_fd == NO_ROOT ? 0 : ll_add_rule(ruleset_fd, root_fd, LL_FS_ALLOWED & ll_fs_handled(abi));
 	if (r < 0) {
 		*what = "landlock_add_rule (root)";
 		return r;
@@ -421,13 +424,13 @@ no_read_implies_exec(void)
 	return 0;
 }
 
-int
-confine_self(int root_fd, const struct confine_options *opts,
-	     int *ret_landlock_abi, const char **reterr_what)
+/* The walls both confinements share: no-new-privs, not dumpable, Landlock (root_fd NO_ROOT: no files). */
+static int
+confine_common(int root_fd, const struct confine_options *opts, int *ret_abi, const char **reterr_what)
 {
 	int abi, r;
 
-	*ret_landlock_abi = 0;
+	*ret_abi = 0;
 	*reterr_what = NULL;
 
 	/* Asked first, so that a required but missing Landlock changes nothing. */
@@ -461,6 +464,26 @@ confine_self(int root_fd, const struct confine_options *opts,
 		if (r < 0)
 			return r;
 	}
+	*ret_abi = abi;
+	return 0;
+}
+
+int
+confine_no_files(const struct confine_options *opts, int *ret_landlock_abi, const char **reterr_what)
+{
+	return confine_common(NO_ROOT, opts, ret_landlock_abi, reterr_what);
+}
+
+int
+confine_self(int root_fd, const struct confine_options *opts,
+	     int *ret_landlock_abi, const char **reterr_what)
+{
+	int abi, r;
+
+	*ret_landlock_abi = 0;
+	r = confine_common(root_fd, opts, &abi, reterr_what);
+	if (r < 0)
+		return r;
 	/* Last: the filter does not allow the Landlock syscalls. */
 	r = sc_load();
 	if (r < 0) {

@@ -43,4 +43,14 @@ struct confine_options {
 int confine_self(int root_fd, const struct confine_options *opts,
 		 int *ret_landlock_abi, const char **reterr_what);
 
+/*
+ * The same walls, less the root and the seccomp list, for a process that
+ * needs no file at all once started: vault-listen's per-connection
+ * process, which speaks SSH through libssh and OpenSSL (whose syscalls an
+ * allow-list would have to guess). Landlock denies every filesystem
+ * access, TCP bind and connect, abstract UNIX sockets and signals outside
+ * the process; no-new-privs, not dumpable. Same returns as confine_self().
+ */
+int confine_no_files(const struct confine_options *opts, int *ret_landlock_abi, const char **reterr_what);
+
 #endif

@@ -11,9 +11,9 @@ source "$here/lib.sh"
 require_cmd man mandoc
 it_init
 
-PAGES=(policy/vault.conf.5 vaultd/vaultd.8 vaultd/vaultctl.8 sftp-subsystem/vault-sftp.8)
+PAGES=(policy/vault.conf.5 vaultd/vaultd.8 vaultd/vaultctl.8 vaultd/vault-listen.8 sftp-subsystem/vault-sftp.8)
 BIN=$SEALVAULT_BINARY_DIR/bin
-for p in vaultd vaultctl; do
+for p in vaultd vaultctl vault-listen; do
 	[[ -x $BIN/$p ]] || fail "$p not executable: $BIN/$p"
 done
 
@@ -81,7 +81,9 @@ check_options() {
 check_options vaultd/vaultd.8 vaultd "$T/vaultd.help"
 "$VAULT_SFTP" --help >"$T/vault-sftp.help" || fail "vault-sftp --help failed"
 check_options sftp-subsystem/vault-sftp.8 vault-sftp "$T/vault-sftp.help"
-pass "vaultd.8 and vault-sftp.8 name every option of their --help"
+"$BIN/vault-listen" --help >"$T/vault-listen.help" || fail "vault-listen --help failed"
+check_options vaultd/vault-listen.8 vault-listen "$T/vault-listen.help"
+pass "vaultd.8, vault-sftp.8 and vault-listen.8 name every option of their --help"
 
 # --- vaultctl: every command has a section (.SS "COMMAND ...") and its options
 "$BIN/vaultctl" --help >"$T/vaultctl.help" || fail "vaultctl --help failed"

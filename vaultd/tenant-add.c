@@ -231,8 +231,10 @@ render_conf(const struct tenant_opts *o, const struct tenant_plan *pl, const cha
 		fprintf(f, "\twrite-only yes\n");
 	if (o->retention != NULL)
 		fprintf(f, "\tretention %s\n", o->retention);
+	/* maintenance-keys: sshd reads its drop-in; vault-listen reads this. */
 	if (pl->maint_user[0] != '\0')
-		fprintf(f, "\tmaintenance-user %s\n\tmaintenance-from %s\n", pl->maint_user, pl->maint_from);
+		fprintf(f, "\tmaintenance-user %s\n\tmaintenance-from %s\n\tmaintenance-keys %s\n", pl->maint_user,
+			pl->maint_from, pl->maint_key_path);
 	fprintf(f, "}\n");
 	if (fclose(f) != 0) {
 		free(s);
@@ -454,6 +456,10 @@ add_again(const struct tenant_opts *o, const struct tenant_plan *pl, const struc
 	    (t->maint_user != NULL && strcmp(t->maint_user, want->maint_user) != 0))
 		DIFF("maintenance-user is %s, asked %s", t->maint_user ? t->maint_user : "(none)",
 		     want->maint_user ? want->maint_user : "(none)");
+	if ((t->maint_keys == NULL) != (want->maint_keys == NULL) ||
+	    (t->maint_keys != NULL && strcmp(t->maint_keys, want->maint_keys) != 0))
+		DIFF("maintenance-keys is %s, asked %s", t->maint_keys ? t->maint_keys : "(none)",
+		     want->maint_keys ? want->maint_keys : "(none)");
 	if (t->n_maint_from != want->n_maint_from ||
 	    (t->n_maint_from > 0 && memcmp(t->maint_from, want->maint_from,
 					   t->n_maint_from * sizeof(*t->maint_from)) != 0))

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -589,6 +590,67 @@ maintenance(void **state)
 		load_fail(cases[i].text, "t.conf", cases[i].line, cases[i].msg);
 }
 
+/* vault-listen's settings: defaults, endpoints, and what is refused. */
+static void
+listener(void **state)
+{
+	static const struct error_case cases[] = {
+		{ "listen\n", 1, "listen takes one or more ADDR:PORT" },
+		{ "listen 127.0.0.1\n", 1, "bad address \"127.0.0.1\" for listen" },
+		{ "listen 127.0.0.1:0\n", 1, "bad address" },
+		{ "listen 127.0.0.1:65536\n", 1, "bad address" },
+		{ "listen 127.0.0.1:022\n", 1, "bad address" },
+		{ "listen 127.0.0.1:+22\n", 1, "bad address" },
+		{ "listen localhost:22\n", 1, "bad address \"localhost:22\"" },
+		{ "listen ::1:22\n", 1, "bad address \"::1:22\"" },
+		{ "listen [127.0.0.1]:22\n", 1, "bad address" },
+		{ "listen [::1]22\n", 1, "bad address" },
+		{ "listen 127.0.0.1:22\nlisten 127.0.0.1:23\n", 2, "listen is set twice" },
+		{ "listen-max-auth-tries x\n", 1, "bad count \"x\" for listen-max-auth-tries" },
+		{ "listen-login-grace 5y\n", 1, "bad duration \"5y\" for listen-login-grace" },
+		{ "listen-user -x\n", 1, "bad listen-user name" },
+		{ "host-key relative\n", 1, "host-key" },
+	};
+	struct policy *p = load_ok("");
+
+	(void)state;
+	assert_int_equal(p->n_listen, 0);
+	assert_string_equal(p->listen_user, "nobody");
+	assert_string_equal(p->host_key, "/var/lib/sealvault/ssh_host_ed25519_key");
+	assert_int_equal(p->listen_max_connections, 64);
+	assert_int_equal(p->listen_max_per_address, 16);
+	assert_int_equal(p->listen_max_auth_tries, 6);
+	assert_int_equal(p->listen_login_grace_s, 30);
+	assert_int_equal(p->listen_idle_s, 900);
+	policy_free(p);
+
+	p = load_ok("state-dir /var/lib/sv\nlisten 127.0.0.1:2222 [::1]:65535 0.0.0.0:1\nlisten-user sv-listen\n"
+		    "listen-max-connections 3\nlisten-max-per-address 2\nlisten-max-auth-tries 1\n"
+		    "listen-login-grace 2m\nlisten-idle-timeout 0\n"
+		    "tenant a {\n\tuser ua\n\troot /r\n\tprofile generic\n\tmaintenance-user ma\n"
+		    "\tmaintenance-from ::1\n\tmaintenance-keys /etc/sv/a.maint\n}\n");
+	assert_int_equal(p->n_listen, 3);
+	assert_int_equal(p->listen[0].family, AF_INET);
+	assert_int_equal(p->listen[0].port, 2222);
+	assert_memory_equal(p->listen[0].addr, "\x7f\0\0\x01", 4);
+	assert_int_equal(p->listen[1].family, AF_INET6);
+	assert_int_equal(p->listen[1].port, 65535);
+	assert_int_equal(p->listen[1].addr[15], 1);
+	assert_int_equal(p->listen[2].port, 1);
+	assert_string_equal(p->listen_user, "sv-listen");
+	assert_string_equal(p->host_key, "/var/lib/sv/ssh_host_ed25519_key");
+	assert_int_equal(p->listen_max_connections, 3);
+	assert_int_equal(p->listen_max_per_address, 2);
+	assert_int_equal(p->listen_max_auth_tries, 1);
+	assert_int_equal(p->listen_login_grace_s, 120);
+	assert_int_equal(p->listen_idle_s, 0);
+	assert_string_equal(policy_tenant(p, "a")->maint_keys, "/etc/sv/a.maint");
+	policy_free(p);
+
+	for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+		load_fail(cases[i].text, "t.conf", cases[i].line, cases[i].msg);
+}
+
 static void
 error_codes(void **state)
 {
@@ -979,6 +1041,7 @@ main(void)
 		cmocka_unit_test(values),
 		cmocka_unit_test(errors),
 		cmocka_unit_test(maintenance),
+		cmocka_unit_test(listener),
 		cmocka_unit_test(error_codes),
 		cmocka_unit_test(limits),
 		cmocka_unit_test_setup_teardown(readme_example_file, setup_dir, teardown_dir),

@@ -733,10 +733,11 @@ handshake(struct conn *c)
 		(void)ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout);
 	(void)ssh_options_set(c->session, SSH_OPTIONS_COMPRESSION_C_S, "none");
 	(void)ssh_options_set(c->session, SSH_OPTIONS_COMPRESSION_S_C, "none");
-	if (ssh_handle_key_exchange(c->session) != SSH_OK) {
-		conn_log(c, LOG_INFO, "key exchange failed: %s", ssh_get_error(c->session));
-		return -EPROTO;
-	}
+	/*
+	 * Callbacks before the key exchange: the client's service request can
+	 * come in the same read as its NEWKEYS, and without server callbacks
+	 * libssh queues it unanswered.
+	 */
 	ssh_set_auth_methods(c->session, SSH_AUTH_METHOD_PUBLICKEY);
 	c->scb = (struct ssh_server_callbacks_struct){
 		.userdata = c,
@@ -748,6 +749,10 @@ handshake(struct conn *c)
 	ssh_callbacks_init(&c->scb);
 	if (ssh_set_server_callbacks(c->session, &c->scb) != SSH_OK)
 		return -ENOMEM;
+	if (ssh_handle_key_exchange(c->session) != SSH_OK) {
+		conn_log(c, LOG_INFO, "key exchange failed: %s", ssh_get_error(c->session));
+		return -EPROTO;
+	}
 	c->event = ssh_event_new();
 	if (c->event == NULL || ssh_event_add_session(c->event, c->session) != SSH_OK)
 		return -ENOMEM;

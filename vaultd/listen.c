@@ -35,6 +35,7 @@
 #include "listen-proto.h"
 #include "listen.h"
 #include "log.h"
+#include "notify.h"
 #include "privileges.h"
 
 #ifndef SEALVAULT_VERSION
@@ -954,7 +955,10 @@ main(int argc, char *argv[])
 				   e->family == AF_INET6 ? "]" : "", e->port);
 		}
 	}
+	/* Type=notify: ready once every address accepts. */
+	(void)notify_ready("accepting connections");
 	r = serve(&l);
+	(void)notify_stopping();
 	keys_free(l.ctx.keys, l.ctx.policy->n_tenants);
 	policy_free(l.ctx.policy);
 	ssh_bind_free(l.bind);

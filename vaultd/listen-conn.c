@@ -135,41 +135,6 @@ apply_exit(struct conn *c, const struct listen_msg *m)
 	}
 }
 
-/* One message; *ret_fd gets a passed descriptor (or -1). 0, -EAGAIN, or -errno. */
-static int
-ctl_recv(struct conn *c, struct listen_msg *m, int *ret_fd, int flags)
-{
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct iovec iov = { m, sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf.buf,
-			     .msg_controllen = sizeof(cbuf.buf) };
-	struct cmsghdr *cm;
-	ssize_t n;
-
-	*ret_fd = -1;
-	n = recvmsg(c->ctl, &mh, MSG_CMSG_CLOEXEC | flags);
-	if (n < 0)
-		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
-	if (n == 0)
-		return -ECONNRESET;	/* the listener is gone */
-	if ((size_t)n != sizeof(*m) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
-		if (*ret_fd >= 0)
-			close(*ret_fd);
-		return -EPROTO;
-	}
-	m->reason[sizeof(m->reason) - 1] = '\0';
-	m->tenant[sizeof(m->tenant) - 1] = '\0';
-	m->fingerprint[sizeof(m->fingerprint) - 1] = '\0';
-	return 0;
-}
-
 /* The EXIT messages that came in meanwhile. Returns -errno when the listener is gone. */
 static int
 ctl_drain(struct conn *c)
@@ -177,7 +142,7 @@ ctl_drain(struct conn *c)
 	struct listen_msg m;
 	int fd, r;
 
-	while ((r = ctl_recv(c, &m, &fd, MSG_DONTWAIT)) == 0) {
+	while ((r = listen_msg_recv(c->ctl, &m, &fd, MSG_DONTWAIT)) == 0) {
 		if (fd >= 0)
 			close(fd);
 		if (m.type == LISTEN_MSG_EXIT)
@@ -192,8 +157,9 @@ ctl_request(struct conn *c, const struct listen_msg *req, struct listen_msg *rep
 {
 	int r;
 
-	if (send(c->ctl, req, sizeof(*req), MSG_NOSIGNAL) != (ssize_t)sizeof(*req))
-		return -errno;
+	r = listen_msg_send(c->ctl, req, -1);
+	if (r < 0)
+		return r;
 	for (;;) {
 		struct pollfd p = { c->ctl, POLLIN, 0 };
 
@@ -204,7 +170,7 @@ ctl_request(struct conn *c, const struct listen_msg *req, struct listen_msg *rep
 			return -errno;
 		if (r < 0)
 			continue;
-		r = ctl_recv(c, reply, ret_fd, 0);
+		r = listen_msg_recv(c->ctl, reply, ret_fd, 0);
 		if (r < 0)
 			return r;
 		if (reply->type == LISTEN_MSG_REPLY)

@@ -46,4 +46,17 @@ struct listen_msg {
 	char reason[LISTEN_REASON_MAX];	/* REPLY: why not */
 };
 
+/*
+ * listen-msg.c. Sends m, with pass_fd (-1: none), without blocking.
+ * Returns 0 or -errno.
+ */
+int listen_msg_send(int sock, const struct listen_msg *m, int pass_fd);
+/*
+ * Receives one message, its strings NUL-terminated, and a passed fd in
+ * *ret_fd (-1: none). flags: MSG_DONTWAIT or 0. Returns 0, -EAGAIN,
+ * -ECONNRESET (the other end is gone), -EPROTO (a message of the wrong
+ * size; a passed fd is closed) or -errno.
+ */
+int listen_msg_recv(int sock, struct listen_msg *m, int *ret_fd, int flags);
+
 #endif

@@ -44,31 +44,20 @@ listen_check_user(const struct listen_ctx *ctx, const char *user, char *reason, 
 	return 0;
 }
 
+/* In the child: the session's user, checked as the listener checked it at AUTH. */
 static int
-become(const char *user, bool privileged, uid_t self_uid, char *reason, size_t n)
+become(const struct listen_ctx *ctx, const char *user, char *reason, size_t n)
 {
-	const struct passwd *pw = getpwnam(user);
+	const struct passwd *pw;
+	int r = listen_check_user(ctx, user, reason, n);
 
-	if (pw == NULL) {
-		snprintf(reason, n, "no system user %s", user);
-		return -ENOENT;
-	}
-	if (pw->pw_uid == 0) {
-		snprintf(reason, n, "user %s is root; a vault session never runs as root", user);
-		return -EPERM;
-	}
-	if (!privileged) {
-		if (pw->pw_uid != self_uid) {
-			snprintf(reason, n, "user %s is not the user vault-listen runs as (start it as root "
-				 "to serve other users)", user);
-			return -EPERM;
-		}
-		return 0;
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+	if (r < 0 || !ctx->privileged)
+		return r;
+	pw = getpwnam(user);
+	if (pw == NULL || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 || setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
 		snprintf(reason, n, "cannot switch to user %s: %s", user, strerror(errno));
-		return -errno;
+		return -EPERM;
 	}
 	return 0;
 }
@@ -89,8 +78,7 @@ exec_worker(const struct listen_ctx *ctx, const struct policy_tenant *t, bool ma
 	if (dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0)
 		_exit(127);
 	close_range(STDERR_FILENO + 1, ~0U, 0);
-	if (become(maintenance ? t->maint_user : t->user, ctx->privileged, ctx->self_uid, reason,
-		   sizeof(reason)) < 0) {
+	if (become(ctx, maintenance ? t->maint_user : t->user, reason, sizeof(reason)) < 0) {
 		listen_log(LOG_ERR, "%s: %s", t->name, reason);
 		_exit(126);
 	}

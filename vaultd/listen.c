@@ -207,31 +207,6 @@ keys_load(const struct policy *p, struct listen_tenant_keys **ret)
 
 /* ---- the listener's answers */
 
-static int
-send_msg(int fd, const struct listen_msg *m, int pass_fd)
-{
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cbuf;
-	struct iovec iov = { (void *)m, sizeof(*m) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (pass_fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&cbuf, 0, sizeof(cbuf));
-		mh.msg_control = cbuf.buf;
-		mh.msg_controllen = sizeof(cbuf.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
-	}
-	return sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(*m) ? 0 : -errno;
-}
-
 /* AUTH: the key must be the tenant's and allowed from the address we accepted. */
 static int
 check_auth(struct listener *l, struct conn_rec *c, const struct listen_msg *m, struct listen_msg *reply)
@@ -331,23 +306,22 @@ handle_ctl(struct listener *l, struct conn_rec *c)
 	struct listen_msg m, reply = { .type = LISTEN_MSG_REPLY };
 	char label[256];
 	int fd = -1, r;
-	ssize_t n;
 
-	n = recv(c->ctl, &m, sizeof(m), MSG_DONTWAIT | MSG_TRUNC);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	r = listen_msg_recv(c->ctl, &m, &fd, MSG_DONTWAIT);
+	if (fd >= 0)
+		close(fd);	/* nothing the connection process sends carries one */
+	fd = -1;
+	if (r == -EAGAIN || r == -EINTR)
 		return;
-	if (n <= 0) {
+	if (r == -EPROTO) {
+		kill_conn(c, "protocol violation by the connection process: killed");
+		return;
+	}
+	if (r < 0) {
 		close(c->ctl);	/* the process is ending; SIGCHLD frees the record */
 		c->ctl = -1;
 		return;
 	}
-	if ((size_t)n != sizeof(m)) {
-		kill_conn(c, "protocol violation by the connection process: killed");
-		return;
-	}
-	m.login[sizeof(m.login) - 1] = '\0';
-	m.key[sizeof(m.key) - 1] = '\0';
-	m.command[sizeof(m.command) - 1] = '\0';
 	switch (m.type) {
 	case LISTEN_MSG_AUTH:
 		r = check_auth(l, c, &m, &reply);
@@ -371,7 +345,7 @@ handle_ctl(struct listener *l, struct conn_rec *c)
 		return;
 	}
 	reply.status = r;
-	if (send_msg(c->ctl, &reply, fd) < 0)
+	if (listen_msg_send(c->ctl, &reply, fd) < 0)
 		kill_conn(c, "cannot answer the connection process: killed");
 	if (fd >= 0)
 		close(fd);
@@ -525,7 +499,7 @@ reap(struct listener *l)
 
 					c->workers[w] = 0;
 					if (c->ctl >= 0)
-						(void)send_msg(c->ctl, &m, -1);
+						(void)listen_msg_send(c->ctl, &m, -1);
 				}
 		}
 	}

@@ -59,6 +59,9 @@ struct relay {
 	ssh_channel ch;
 	struct ssh_channel_callbacks_struct cb;
 	int fd;			/* the socket to vault-sftp; -1 before the start and once it is gone */
+	int err_fd;		/* a command's stderr, for the client's; -1: none or at its end */
+	char err[4096];		/* from err_fd, [0, err_len) not yet sent */
+	size_t err_len;
 	pid_t worker;
 	uint8_t *in;		/* client → vault-sftp: [in_off, in_len) pending */
 	size_t in_off, in_len;
@@ -135,16 +138,25 @@ apply_exit(struct conn *c, const struct listen_msg *m)
 	}
 }
 
+static void
+close_fds(int fds[LISTEN_MSG_FDS])
+{
+	for (size_t i = 0; i < LISTEN_MSG_FDS; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
 /* The EXIT messages that came in meanwhile. Returns -errno when the listener is gone. */
 static int
 ctl_drain(struct conn *c)
 {
 	struct listen_msg m;
-	int fd, r;
+	int fds[LISTEN_MSG_FDS], r;
 
-	while ((r = listen_msg_recv(c->ctl, &m, &fd, MSG_DONTWAIT)) == 0) {
-		if (fd >= 0)
-			close(fd);
+	while ((r = listen_msg_recv(c->ctl, &m, fds, MSG_DONTWAIT)) == 0) {
+		close_fds(fds);
 		if (m.type == LISTEN_MSG_EXIT)
 			apply_exit(c, &m);
 	}
@@ -153,11 +165,11 @@ ctl_drain(struct conn *c)
 
 /* Sends req and waits for the REPLY (EXITs meanwhile are applied). 0 or -errno. */
 static int
-ctl_request(struct conn *c, const struct listen_msg *req, struct listen_msg *reply, int *ret_fd)
+ctl_request(struct conn *c, const struct listen_msg *req, struct listen_msg *reply, int ret_fds[LISTEN_MSG_FDS])
 {
 	int r;
 
-	r = listen_msg_send(c->ctl, req, -1);
+	r = listen_msg_send(c->ctl, req, NULL, 0);
 	if (r < 0)
 		return r;
 	for (;;) {
@@ -170,13 +182,12 @@ ctl_request(struct conn *c, const struct listen_msg *req, struct listen_msg *rep
 			return -errno;
 		if (r < 0)
 			continue;
-		r = listen_msg_recv(c->ctl, reply, ret_fd, 0);
+		r = listen_msg_recv(c->ctl, reply, ret_fds, 0);
 		if (r < 0)
 			return r;
 		if (reply->type == LISTEN_MSG_REPLY)
 			return 0;
-		if (*ret_fd >= 0)
-			close(*ret_fd);
+		close_fds(ret_fds);
 		if (reply->type == LISTEN_MSG_EXIT)
 			apply_exit(c, reply);
 	}
@@ -204,7 +215,7 @@ ask_listener(struct conn *c, const char *login, ssh_key pubkey)
 	struct listen_msg req = { .type = LISTEN_MSG_AUTH }, reply;
 	char *b64 = NULL;
 	const char *type = ssh_key_type_to_char(ssh_key_type(pubkey));
-	int fd, r;
+	int fds[LISTEN_MSG_FDS], r;
 
 	if (type == NULL || ssh_pki_export_pubkey_base64(pubkey, &b64) != SSH_OK)
 		return -EINVAL;
@@ -213,9 +224,8 @@ ask_listener(struct conn *c, const char *login, ssh_key pubkey)
 	ssh_string_free_char(b64);
 	if (r < 0 || (size_t)r >= sizeof(req.key))
 		return -E2BIG;
-	r = ctl_request(c, &req, &reply, &fd);
-	if (fd >= 0)
-		close(fd);
+	r = ctl_request(c, &req, &reply, fds);
+	close_fds(fds);
 	if (r < 0) {
 		conn_fail(c, "the listener did not answer: %s", strerror(-r));
 		return r;
@@ -334,7 +344,7 @@ start_worker(struct relay *r, const char *command)
 {
 	struct conn *c = r->conn;
 	struct listen_msg req = { .type = LISTEN_MSG_START }, reply;
-	int fd, e;
+	int fds[LISTEN_MSG_FDS], e;
 
 	r->requested = true;
 	r->in = malloc(QUEUE_SIZE);
@@ -345,19 +355,22 @@ start_worker(struct relay *r, const char *command)
 	}
 	if (command != NULL)
 		snprintf(req.command, sizeof(req.command), "%s", command);
-	e = ctl_request(c, &req, &reply, &fd);
+	e = ctl_request(c, &req, &reply, fds);
 	if (e < 0) {
 		conn_fail(c, "the listener did not answer: %s", strerror(-e));
 		return -1;
 	}
-	if (reply.status < 0 || fd < 0) {
-		if (fd >= 0)
-			close(fd);
+	if (reply.status < 0 || fds[0] < 0) {
+		close_fds(fds);
 		conn_log(c, LOG_ERR, "cannot start the session: %s", reply.reason);
 		return -1;
 	}
-	(void)fcntl(fd, F_SETFL, O_NONBLOCK);
-	r->fd = fd;
+	(void)fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	r->fd = fds[0];
+	if (fds[1] >= 0) {
+		(void)fcntl(fds[1], F_SETFL, O_NONBLOCK);
+		r->err_fd = fds[1];
+	}
 	r->worker = reply.worker;
 	r->since_topup = TOPUP_EVERY;	/* grow the window at once */
 	return 0;
@@ -444,6 +457,19 @@ on_pty(ssh_session session, ssh_channel ch, const char *term, int w, int h, int 
 	return -1;
 }
 
+/*
+ * Agent forwarding is refused by never opening an agent channel. libssh
+ * answers a want-reply request with success once this callback exists;
+ * OpenSSH asks for none, and the log is the only place a refusal shows.
+ */
+static void
+on_agent(ssh_session session, ssh_channel ch, void *ud)
+{
+	(void)session;
+	(void)ch;
+	conn_log(((struct relay *)ud)->conn, LOG_NOTICE, "refused agent forwarding: only SFTP is offered");
+}
+
 static int
 on_env(ssh_session session, ssh_channel ch, const char *name, const char *value, void *ud)
 {
@@ -480,6 +506,7 @@ on_channel_open(ssh_session session, void *ud)
 	}
 	r->conn = c;
 	r->fd = -1;
+	r->err_fd = -1;
 	r->cb = (struct ssh_channel_callbacks_struct){
 		.userdata = r,
 		.channel_data_function = on_data,
@@ -490,7 +517,8 @@ on_channel_open(ssh_session session, void *ud)
 		.channel_shell_request_function = on_shell,
 		.channel_pty_request_function = on_pty,
 		.channel_env_request_function = on_env,
-		/* x11-req and auth-agent-req stay NULL: libssh refuses them. */
+		.channel_auth_agent_req_function = on_agent,
+		/* x11-req stays NULL: libssh refuses it. */
 	};
 	ssh_callbacks_init(&r->cb);
 	if (ssh_set_channel_callbacks(r->ch, &r->cb) != SSH_OK) {
@@ -512,6 +540,8 @@ relay_free(struct conn *c, size_t slot)
 	ssh_channel_free(r->ch);
 	if (r->fd >= 0)
 		close(r->fd);
+	if (r->err_fd >= 0)
+		close(r->err_fd);
 	free(r->in);
 	free(r->out);
 	free(r);
@@ -550,18 +580,17 @@ relay_input(struct conn *c, struct relay *r)
 	room = QUEUE_SIZE - r->in_len;
 	if (room == 0 || r->client_closed)
 		return;
+	/* libssh may handle packets from here on: the data callback leaves their data to this read. */
+	c->reading = true;
 	if (r->since_topup >= TOPUP_EVERY && room >= QUEUE_SIZE / 2) {
 		/* Asking for room bytes grows the window to room (libssh 0.10 keeps ~1.25 MB). */
 		r->since_topup = 0;
 	} else {
 		n = ssh_channel_poll(r->ch, 0);
-		if (n <= 0)
-			return;
-		if ((size_t)n < room)
-			room = (size_t)n;
+		if (n < (int)room)
+			room = n > 0 ? (size_t)n : 0;
 	}
-	c->reading = true;
-	n = ssh_channel_read_timeout(r->ch, r->in + r->in_len, (uint32_t)room, 0, 0);
+	n = room > 0 ? ssh_channel_read_timeout(r->ch, r->in + r->in_len, (uint32_t)room, 0, 0) : 0;
 	c->reading = false;
 	if (n > 0) {
 		r->in_len += (size_t)n;
@@ -614,6 +643,28 @@ relay_output(struct conn *c, struct relay *r, short revents)
 	}
 }
 
+/* A command's stderr → the client's stderr, a small buffer at a time. */
+static void
+relay_stderr(struct conn *c, struct relay *r, short revents)
+{
+	if (r->err_fd >= 0 && r->err_len == 0 && (revents & (POLLIN | POLLHUP | POLLERR))) {
+		ssize_t n = read(r->err_fd, r->err, sizeof(r->err));
+
+		if (n > 0) {
+			r->err_len = (size_t)n;
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			close(r->err_fd);
+			r->err_fd = -1;
+		}
+	}
+	if (r->err_len > 0 && !(ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING) &&
+	    ssh_channel_window_size(r->ch) >= r->err_len) {
+		if (ssh_channel_write_stderr(r->ch, r->err, (uint32_t)r->err_len) < 0)
+			r->client_closed = true;
+		r->err_len = 0;
+	}
+}
+
 /* Ends the channel once vault-sftp's output is out and its exit status is known. 1: freed. */
 static int
 relay_finish(struct conn *c, size_t slot)
@@ -630,7 +681,8 @@ relay_finish(struct conn *c, size_t slot)
 			return 0;
 		(void)ssh_channel_write_stderr(r->ch, refusal_text, sizeof(refusal_text) - 1);
 		status = 1;
-	} else if (r->worker > 0 && r->worker_eof && r->exited && r->out_off == r->out_len) {
+	} else if (r->worker > 0 && r->worker_eof && r->exited && r->out_off == r->out_len && r->err_fd < 0 &&
+		   r->err_len == 0) {
 		status = WIFEXITED(r->status) ? WEXITSTATUS(r->status) : 255;
 	} else {
 		return 0;
@@ -693,6 +745,7 @@ static int
 handshake(struct conn *c)
 {
 	long timeout = (long)c->ctx->policy->listen_login_grace_s;
+	int64_t start = now_ms();
 
 	/* Bounds every wait of the key exchange; the listener kills us at the grace time anyway. */
 	if (timeout > 0)
@@ -716,7 +769,11 @@ handshake(struct conn *c)
 	if (ssh_set_server_callbacks(c->session, &c->scb) != SSH_OK)
 		return -ENOMEM;
 	if (ssh_handle_key_exchange(c->session) != SSH_OK) {
-		conn_log(c, LOG_INFO, "key exchange failed: %s", ssh_get_error(c->session));
+		if (now_ms() - start >= (int64_t)timeout * 1000)
+			conn_log(c, LOG_NOTICE, "disconnected: login grace time exceeded (%ld s) in the key exchange",
+				 timeout);
+		else
+			conn_log(c, LOG_INFO, "key exchange failed: %s", ssh_get_error(c->session));
 		return -EPROTO;
 	}
 	c->event = ssh_event_new();
@@ -739,17 +796,20 @@ serve(struct conn *c)
 	int64_t start = now_ms(), last = start;
 
 	for (;;) {
-		struct pollfd pfd[2 + LISTEN_CHANNELS_MAX];
-		size_t slot_of[2 + LISTEN_CHANNELS_MAX];
+		/* The session, the listener, and per channel vault-sftp's socket and a command's stderr. */
+		struct pollfd pfd[2 + 2 * LISTEN_CHANNELS_MAX];
+		size_t slot_of[2 + 2 * LISTEN_CHANNELS_MAX];
 		int64_t deadline, now;
 		nfds_t n = 2;
 		int r;
 
-		for (size_t i = 0; i < LISTEN_CHANNELS_MAX; i++)
-			if (c->relays[i] != NULL && relay_finish(c, i) == 0 && c->relays[i]->fd >= 0) {
-				struct relay *rl = c->relays[i];
-				short ev = 0;
+		for (size_t i = 0; i < LISTEN_CHANNELS_MAX; i++) {
+			struct relay *rl = c->relays[i];
+			short ev = 0;
 
+			if (rl == NULL || relay_finish(c, i) != 0)
+				continue;
+			if (rl->fd >= 0) {
 				if (rl->in_off < rl->in_len)
 					ev |= POLLOUT;
 				if (rl->out_off == rl->out_len && !rl->worker_eof)
@@ -757,6 +817,11 @@ serve(struct conn *c)
 				pfd[n] = (struct pollfd){ rl->fd, ev, 0 };
 				slot_of[n++] = i;
 			}
+			if (rl->err_fd >= 0 && rl->err_len == 0) {
+				pfd[n] = (struct pollfd){ rl->err_fd, POLLIN, 0 };
+				slot_of[n++] = i;
+			}
+		}
 		if (c->fatal[0] != '\0') {
 			conn_log(c, LOG_NOTICE, "disconnected: %s", c->fatal);
 			conn_exit(c, 1);
@@ -805,14 +870,17 @@ serve(struct conn *c)
 		for (nfds_t i = 2; i < n; i++) {
 			struct relay *rl = c->relays[slot_of[i]];
 
-			if (rl != NULL)
+			if (rl != NULL && pfd[i].fd == rl->fd)
 				relay_output(c, rl, pfd[i].revents);
+			else if (rl != NULL && pfd[i].fd == rl->err_fd)
+				relay_stderr(c, rl, pfd[i].revents);
 		}
 		for (size_t i = 0; i < LISTEN_CHANNELS_MAX; i++)
 			if (c->relays[i] != NULL) {
 				relay_input(c, c->relays[i]);
 				relay_eof(c->relays[i]);
 				relay_output(c, c->relays[i], 0);
+				relay_stderr(c, c->relays[i], 0);
 			}
 	}
 }

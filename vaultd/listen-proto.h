@@ -14,6 +14,7 @@
 #ifndef SEALVAULT_LISTEN_PROTO_H
 #define SEALVAULT_LISTEN_PROTO_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Channels (sessions) one connection may have open at once, as sshd's MaxSessions. */
@@ -46,17 +47,17 @@ struct listen_msg {
 	char reason[LISTEN_REASON_MAX];	/* REPLY: why not */
 };
 
+/* A START reply passes vault-sftp's stdin/stdout socket and, for a command, its stderr. */
+#define LISTEN_MSG_FDS	2
+
+/* listen-msg.c. Sends m with n_fds descriptors, without blocking. Returns 0 or -errno. */
+int listen_msg_send(int sock, const struct listen_msg *m, const int *fds, size_t n_fds);
 /*
- * listen-msg.c. Sends m, with pass_fd (-1: none), without blocking.
- * Returns 0 or -errno.
- */
-int listen_msg_send(int sock, const struct listen_msg *m, int pass_fd);
-/*
- * Receives one message, its strings NUL-terminated, and a passed fd in
- * *ret_fd (-1: none). flags: MSG_DONTWAIT or 0. Returns 0, -EAGAIN,
+ * Receives one message, its strings NUL-terminated, and the passed fds in
+ * ret_fds (-1 where none). flags: MSG_DONTWAIT or 0. Returns 0, -EAGAIN,
  * -ECONNRESET (the other end is gone), -EPROTO (a message of the wrong
- * size; a passed fd is closed) or -errno.
+ * size; passed fds are closed) or -errno.
  */
-int listen_msg_recv(int sock, struct listen_msg *m, int *ret_fd, int flags);
+int listen_msg_recv(int sock, struct listen_msg *m, int ret_fds[LISTEN_MSG_FDS], int flags);
 
 #endif

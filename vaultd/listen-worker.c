@@ -65,7 +65,7 @@ become(const struct listen_ctx *ctx, const char *user, char *reason, size_t n)
 /* In the child: never returns. */
 static void
 exec_worker(const struct listen_ctx *ctx, const struct policy_tenant *t, bool maintenance,
-	    const char *fingerprint, const char *command, const struct listen_peer *peer, int fd)
+	    const char *fingerprint, const char *command, const struct listen_peer *peer, int fd, int err_fd)
 {
 	char reason[256], label[256], conn[200], orig[LISTEN_COMMAND_MAX + 32];
 	char *envp[4] = { NULL };
@@ -75,7 +75,8 @@ exec_worker(const struct listen_ctx *ctx, const struct policy_tenant *t, bool ma
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0)
+	if (dup2(fd, STDIN_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0 ||
+	    (err_fd >= 0 && dup2(err_fd, STDERR_FILENO) < 0))
 		_exit(127);
 	close_range(STDERR_FILENO + 1, ~0U, 0);
 	if (become(ctx, maintenance ? t->maint_user : t->user, reason, sizeof(reason)) < 0) {
@@ -101,7 +102,8 @@ exec_worker(const struct listen_ctx *ctx, const struct policy_tenant *t, bool ma
 	argv[a++] = label;
 	argv[a++] = "--key-fingerprint";
 	argv[a++] = fingerprint;
-	argv[a++] = "--log-stderr";
+	if (command == NULL)
+		argv[a++] = "--log-stderr";
 	argv[a++] = "--log-level";
 	argv[a++] = ctx->log_level;
 	argv[a] = NULL;
@@ -113,14 +115,20 @@ exec_worker(const struct listen_ctx *ctx, const struct policy_tenant *t, bool ma
 int
 listen_worker_spawn(const struct listen_ctx *ctx, const struct policy_tenant *t, bool maintenance,
 		    const char *fingerprint, const char *command, const struct listen_peer *peer,
-		    pid_t *ret_pid, int *ret_fd, char *reason, size_t reason_size)
+		    pid_t *ret_pid, int ret_fds[2], char *reason, size_t reason_size)
 {
-	int sv[2], size = PAIR_BUFFER;
+	int sv[2], ep[2] = { -1, -1 }, size = PAIR_BUFFER;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		snprintf(reason, reason_size, "socketpair: %s", strerror(errno));
 		return -errno;
+	}
+	if (command != NULL && pipe2(ep, O_CLOEXEC) < 0) {
+		snprintf(reason, reason_size, "pipe: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -EMFILE;
 	}
 	for (int i = 0; i < 2; i++) {
 		(void)setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
@@ -131,14 +139,19 @@ listen_worker_spawn(const struct listen_ctx *ctx, const struct policy_tenant *t,
 		snprintf(reason, reason_size, "fork: %s", strerror(errno));
 		close(sv[0]);
 		close(sv[1]);
+		if (ep[0] >= 0) {
+			close(ep[0]);
+			close(ep[1]);
+		}
 		return -EAGAIN;
 	}
-	if (pid == 0) {
-		close(sv[0]);
-		exec_worker(ctx, t, maintenance, fingerprint, command, peer, sv[1]);
-	}
+	if (pid == 0)
+		exec_worker(ctx, t, maintenance, fingerprint, command, peer, sv[1], ep[1]);
 	close(sv[1]);
+	if (ep[1] >= 0)
+		close(ep[1]);
 	*ret_pid = pid;
-	*ret_fd = sv[0];
+	ret_fds[0] = sv[0];
+	ret_fds[1] = ep[0];
 	return 0;
 }

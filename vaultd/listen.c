@@ -257,9 +257,10 @@ check_auth(struct listener *l, struct conn_rec *c, const struct listen_msg *m, s
 	return 0;
 }
 
+/* ret_fds: vault-sftp's stdin/stdout socket and, for a command, its stderr (else -1). */
 static int
 start_worker(struct listener *l, struct conn_rec *c, const struct listen_msg *m, struct listen_msg *reply,
-	     int *ret_fd)
+	     int ret_fds[LISTEN_MSG_FDS])
 {
 	const struct policy_tenant *t;
 	size_t slot;
@@ -282,7 +283,7 @@ start_worker(struct listener *l, struct conn_rec *c, const struct listen_msg *m,
 		return -ENOENT;
 	}
 	r = listen_worker_spawn(&l->ctx, t, c->maintenance, c->fingerprint, m->command[0] ? m->command : NULL,
-				&c->peer, &pid, ret_fd, reply->reason, sizeof(reply->reason));
+				&c->peer, &pid, ret_fds, reply->reason, sizeof(reply->reason));
 	if (r < 0)
 		return r;
 	c->workers[slot] = pid;
@@ -305,12 +306,13 @@ handle_ctl(struct listener *l, struct conn_rec *c)
 {
 	struct listen_msg m, reply = { .type = LISTEN_MSG_REPLY };
 	char label[256];
-	int fd = -1, r;
+	int fds[LISTEN_MSG_FDS], r;
 
-	r = listen_msg_recv(c->ctl, &m, &fd, MSG_DONTWAIT);
-	if (fd >= 0)
-		close(fd);	/* nothing the connection process sends carries one */
-	fd = -1;
+	r = listen_msg_recv(c->ctl, &m, fds, MSG_DONTWAIT);
+	for (size_t i = 0; i < LISTEN_MSG_FDS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);	/* nothing the connection process sends carries one */
+	fds[0] = fds[1] = -1;
 	if (r == -EAGAIN || r == -EINTR)
 		return;
 	if (r == -EPROTO) {
@@ -332,7 +334,7 @@ handle_ctl(struct listener *l, struct conn_rec *c)
 			listen_log(LOG_NOTICE, "%s: authentication refused: %s", label, reply.reason);
 		break;
 	case LISTEN_MSG_START:
-		r = start_worker(l, c, &m, &reply, &fd);
+		r = start_worker(l, c, &m, &reply, fds);
 		rec_label(c, label, sizeof(label));
 		if (r == 0)
 			listen_log(LOG_INFO, "%s: session %s started (pid %d)", label,
@@ -345,10 +347,11 @@ handle_ctl(struct listener *l, struct conn_rec *c)
 		return;
 	}
 	reply.status = r;
-	if (listen_msg_send(c->ctl, &reply, fd) < 0)
+	if (listen_msg_send(c->ctl, &reply, fds, fds[0] < 0 ? 0 : fds[1] < 0 ? 1 : 2) < 0)
 		kill_conn(c, "cannot answer the connection process: killed");
-	if (fd >= 0)
-		close(fd);
+	for (size_t i = 0; i < LISTEN_MSG_FDS; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 }
 
 /* ---- accepting */
@@ -499,7 +502,7 @@ reap(struct listener *l)
 
 					c->workers[w] = 0;
 					if (c->ctl >= 0)
-						(void)listen_msg_send(c->ctl, &m, -1);
+						(void)listen_msg_send(c->ctl, &m, NULL, 0);
 				}
 		}
 	}

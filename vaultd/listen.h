@@ -69,15 +69,17 @@ noreturn void listen_conn_run(const struct listen_ctx *ctx, ssh_session session,
  * Starts vault-sftp for one channel (listen-worker.c): a socket pair, a
  * child as the tenant's (or maintenance) user with the pair's one end as
  * stdin and stdout, SSH_CONNECTION set from peer, SSH_ORIGINAL_COMMAND
- * from command (NULL: the sftp subsystem). Returns 0 with *ret_pid and
- * *ret_fd (the other end, for the connection process), or -errno with
- * reason filled.
+ * from command (NULL: the sftp subsystem). Its stderr is the listener's
+ * (log lines, --log-stderr) for the subsystem; for a command it is a pipe
+ * to the client's stderr and the log goes to syslog, as under sshd.
+ * Returns 0 with *ret_pid, ret_fds[0] (the pair's other end) and
+ * ret_fds[1] (the stderr pipe, or -1), or -errno with reason filled.
  */
 /* Whether a session may run as user: it exists, is not root, and (not privileged) is ours. */
 int listen_check_user(const struct listen_ctx *ctx, const char *user, char *reason, size_t reason_size);
 
 int listen_worker_spawn(const struct listen_ctx *ctx, const struct policy_tenant *t, bool maintenance,
 			const char *fingerprint, const char *command, const struct listen_peer *peer,
-			pid_t *ret_pid, int *ret_fd, char *reason, size_t reason_size);
+			pid_t *ret_pid, int ret_fds[2], char *reason, size_t reason_size);
 
 #endif

@@ -90,7 +90,7 @@ dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's#^\./#/#; s#/$##' | LC_ALL=C sor
 WANT=(
 	/usr/sbin/vaultd /usr/sbin/vaultctl
 	/usr/libexec/sealvault/vault-sftp /usr/libexec/sealvault/vault-sftp-static
-	/lib/systemd/system/vaultd.service
+	/lib/systemd/system/vaultd.service /lib/systemd/system/vault-listen.service
 	/usr/share/man/man8/vaultd.8.gz /usr/share/man/man8/vaultctl.8.gz
 	/usr/share/man/man8/vault-sftp.8.gz /usr/share/man/man5/vault.conf.5.gz
 	/usr/share/doc/sealvault/examples/vault.conf
@@ -105,7 +105,7 @@ for f in "${WANT[@]}"; do
 done
 # Nothing of the tests, nothing under /usr/local or /srv.
 expect_no_grep "$T/contents" '(^/usr/local|^/srv|/test_|/protocol_|/fuzz_|/bench)' "package contents"
-pass "dpkg-deb -c lists the 4 programs, the unit, 4 man pages, the example and /etc/sealvault"
+pass "dpkg-deb -c lists the 4 programs, the units, 4 man pages, the example and /etc/sealvault"
 
 # Every library a packaged program loads comes from a package it depends on
 # (dpkg-shlibdeps did its work).
@@ -307,6 +307,19 @@ if ((rc != 0)) || grep -qF vaultd.service "$T/verify.out"; then
 	fail "systemd-analyze verify of the installed unit: status $rc or a message about it"
 fi
 pass "installed unit: ExecStart /usr/sbin/vaultd; systemd-analyze verify clean"
+grep -qxF 'ExecStart=/usr/sbin/vault-listen --config /etc/sealvault/vault.conf' \
+	"$R/lib/systemd/system/vault-listen.service" || fail "installed vault-listen.service: ExecStart is not /usr/sbin/vault-listen ..."
+rc=0
+in_root env SYSTEMD_COLORS=0 systemd-analyze verify --recursive-errors=one /lib/systemd/system/vault-listen.service \
+	>"$T/verify.out" 2>&1 </dev/null || rc=$?
+if ((rc != 0)) || grep -qF vault-listen.service "$T/verify.out"; then
+	sed 's/^/    | /' "$T/verify.out" >&2
+	fail "systemd-analyze verify of the installed vault-listen.service: status $rc or a message about it"
+fi
+# Installed, never enabled: it opens a network port.
+[[ -z $(find "$R/etc/systemd" -name vault-listen.service 2>/dev/null) ]] ||
+	fail "vault-listen.service is enabled after install: $(find "$R/etc/systemd" -name vault-listen.service)"
+pass "installed vault-listen.service: ExecStart /usr/sbin/vault-listen; verify clean; not enabled"
 
 # --------------------------------------------------------------- vaultd
 # One tenant in conf.d, its root on a real ext4 (the immutable flag), the
@@ -397,7 +410,7 @@ in_root dpkg -i /tmp/sealvault.deb >"$T/dpkg-u.out" 2>&1 </dev/null || {
 	sed 's/^/    | /' "$T/dpkg-u.out" >&2
 	fail "dpkg -i over the installed package failed"
 }
-want=$'--system daemon-reload\ntry-restart vaultd.service'
+want=$'--system daemon-reload\ntry-restart vaultd.service vault-listen.service'
 [[ $(cat "$R$SYSTEMCTL_LOG") == "$want" ]] ||
 	fail "upgrade with systemd: systemctl calls were '$(tr '\n' ';' <"$R$SYSTEMCTL_LOG")', want '${want//$'\n'/;}'"
 pass "upgrade with systemd: daemon-reload, try-restart; nothing started or stopped"
@@ -409,7 +422,7 @@ in_root dpkg --purge sealvault >"$T/dpkg-p.out" 2>&1 </dev/null || {
 	fail "dpkg --purge sealvault failed"
 }
 sed 's/^/    dpkg --purge | /' "$T/dpkg-p.out" >&2
-want=$'stop vaultd.service\n--system daemon-reload\n--system daemon-reload'
+want=$'stop vault-listen.service vaultd.service\n--system daemon-reload\n--system daemon-reload'
 [[ $(cat "$R$SYSTEMCTL_LOG") == "$want" ]] ||
 	fail "purge with systemd: systemctl calls were '$(tr '\n' ';' <"$R$SYSTEMCTL_LOG")', want '${want//$'\n'/;}'"
 rm -rf "$R/run/systemd"

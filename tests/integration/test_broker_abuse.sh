@@ -160,12 +160,14 @@ cat >"$T/swapper.py" <<'EOF'
 import ctypes, os, sys, time
 libc = ctypes.CDLL(None, use_errno=True)
 RENAME_EXCHANGE = 2
-a, b, stop = (os.fsencode(x) for x in sys.argv[1:4])
+a, b, stop, ready = (os.fsencode(x) for x in sys.argv[1:5])
 n, end = 0, time.monotonic() + 60
 while not os.path.exists(stop) and time.monotonic() < end:
     if libc.renameat2(-100, a, -100, b, RENAME_EXCHANGE) != 0:
         sys.exit("renameat2: " + os.strerror(ctypes.get_errno()))
     n += 1
+    if n == 1:
+        open(ready, "w").close()
 print(n)
 EOF
 # vaultd audits at most 200 refusals a second (then counts what it
@@ -174,10 +176,13 @@ EOF
 RACE_REQUESTS=80
 race() { # NAME VPATH FILE-OF-FD SWAP-A SWAP-B
 	local name=$1 vpath=$2 file=$3 sa=$4 sb=$5 swpid n
-	rm -f "$T/stop"
-	as "$UA" "$PY" "$T/swapper.py" "$sa" "$sb" "$T/stop" >"$T/swap-$name.out" 2>&1 &
+	rm -f "$T/stop" "$T/swapready/ready"
+	install -d -o "$UA" -m 0700 "$T/swapready"
+	as "$UA" "$PY" "$T/swapper.py" "$sa" "$sb" "$T/stop" "$T/swapready/ready" >"$T/swap-$name.out" 2>&1 &
 	swpid=$!
 	on_exit stop_pid "$swpid"
+	# A loaded machine starts python slowly: the requests must meet a swapper that runs.
+	wait_until 30 "the swapper of $name to start" test -e "$T/swapready/ready"
 	refused "$name" "$UA" ta "$vpath" "$file" --repeat "$RACE_REQUESTS"
 	touch "$T/stop"
 	wait_until 10 "the swapper of $name to stop" eval "! kill -0 $swpid 2>/dev/null"

@@ -407,14 +407,14 @@ test_journal_memfd(void **state)
 	size_t len;
 	char *reason;
 
+	/* A small send buffer (the kernel doubles it): the record must outgrow a datagram. */
+	sndbuf = 64 * 1024;
+	assert_int_equal(setsockopt(a->journal.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
 	assert_int_equal(getsockopt(a->journal.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, &sl), 0);
 	len = (size_t)sndbuf + 4096;
 	if (len < 300 * 1024)
 		len = 300 * 1024;
-	if (len > AUDIT_VALUE_MAX) {
-		audit_free(a);
-		skip();
-	}
+	assert_true(len <= AUDIT_VALUE_MAX);
 	reason = malloc(len + 1);
 	assert_non_null(reason);
 	for (size_t i = 0; i < len; i++)

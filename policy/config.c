@@ -1484,6 +1484,11 @@ set_listen_defaults(struct config_ctx *ctx)
 		p->listen_login_grace_s = 30;
 	if (!(ctx->global_seen & (1u << GK_LISTEN_IDLE)))
 		p->listen_idle_s = 15 * 60;
+	/* 0 would mean no connection, no login, or a key exchange that may wait forever. */
+	if (p->listen_max_connections == 0 || p->listen_max_per_address == 0 || p->listen_max_auth_tries == 0 ||
+	    p->listen_login_grace_s == 0)
+		config_error(ctx, -EINVAL, "listen-max-connections, listen-max-per-address, listen-max-auth-tries "
+			     "and listen-login-grace must be more than 0");
 }
 
 static int

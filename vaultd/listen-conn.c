@@ -85,8 +85,8 @@ struct conn {
 	bool reading;		/* inside our own channel read: the data callback leaves data to it */
 	char tenant[LISTEN_NAME_MAX], fingerprint[64];
 	char label[256];	/* who, for log lines */
-	unsigned failures;
-	struct relay *relays[LISTEN_CHANNELS_MAX];
+	unsigned failures, nones;
+	struct relay *relays[LISTEN_SLOTS];
 	char fatal[256];	/* set: disconnect with this reason */
 };
 
@@ -128,7 +128,7 @@ now_ms(void)
 static void
 apply_exit(struct conn *c, const struct listen_msg *m)
 {
-	for (size_t i = 0; i < LISTEN_CHANNELS_MAX; i++) {
+	for (size_t i = 0; i < LISTEN_SLOTS; i++) {
 		struct relay *r = c->relays[i];
 
 		if (r != NULL && r->worker == m->worker && !r->exited) {
@@ -208,11 +208,15 @@ auth_failed(struct conn *c, const char *login, const char *why)
 		conn_fail(c, "too many authentication failures");
 }
 
-/* The listener decides: the key must be the tenant's, from this address. */
+/*
+ * The listener decides, for a probe (the client asks whether a key would
+ * do) and for a signed request alike: the key must be the tenant's, from
+ * this address. This process holds no authorized key to compare with.
+ */
 static int
-ask_listener(struct conn *c, const char *login, ssh_key pubkey)
+ask_listener(struct conn *c, const char *login, ssh_key pubkey, bool probe)
 {
-	struct listen_msg req = { .type = LISTEN_MSG_AUTH }, reply;
+	struct listen_msg req = { .type = LISTEN_MSG_AUTH, .probe = probe }, reply;
 	char *b64 = NULL;
 	const char *type = ssh_key_type_to_char(ssh_key_type(pubkey));
 	int fds[LISTEN_MSG_FDS], r;
@@ -234,6 +238,8 @@ ask_listener(struct conn *c, const char *login, ssh_key pubkey)
 		auth_failed(c, login, reply.reason);
 		return reply.status;
 	}
+	if (probe)
+		return 0;
 	c->authenticated = true;
 	c->maintenance = reply.maintenance != 0;
 	snprintf(c->tenant, sizeof(c->tenant), "%s", reply.tenant);
@@ -248,9 +254,6 @@ static int
 on_auth_pubkey(ssh_session session, const char *login, struct ssh_key_struct *pubkey, char state, void *ud)
 {
 	struct conn *c = ud;
-	const struct policy_tenant *t;
-	const struct listen_keyring *ring = NULL;
-	bool maintenance = false;
 
 	(void)session;
 	if (c->authenticated || c->fatal[0] != '\0')
@@ -259,21 +262,14 @@ on_auth_pubkey(ssh_session session, const char *login, struct ssh_key_struct *pu
 		auth_failed(c, login, "user name too long");
 		return SSH_AUTH_DENIED;
 	}
-	t = listen_find_tenant(c->ctx->policy, login, &maintenance);
-	if (t != NULL)
-		ring = listen_ring(c->ctx, t, maintenance);
-	if (ring == NULL || listen_keys_match(ring, pubkey, c->peer->addr) == NULL) {
-		auth_failed(c, login, t == NULL ? "no such tenant" : "key not authorized");
-		return SSH_AUTH_DENIED;
-	}
-	/* A probe: the key would do; the client signs next. Never SUCCESS for anything but VALID. */
-	if (state == SSH_PUBLICKEY_STATE_NONE)
-		return SSH_AUTH_SUCCESS;
-	if (state != SSH_PUBLICKEY_STATE_VALID) {
+	/* A probe may get "this key would do"; only a verified signature (VALID) authenticates. */
+	if (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID) {
 		auth_failed(c, login, "bad signature");
 		return SSH_AUTH_DENIED;
 	}
-	return ask_listener(c, login, pubkey) == 0 ? SSH_AUTH_SUCCESS : SSH_AUTH_DENIED;
+	if (ask_listener(c, login, pubkey, state == SSH_PUBLICKEY_STATE_NONE) < 0)
+		return SSH_AUTH_DENIED;
+	return SSH_AUTH_SUCCESS;
 }
 
 static int
@@ -288,10 +284,13 @@ on_auth_password(ssh_session session, const char *login, const char *password, v
 static int
 on_auth_none(ssh_session session, const char *login, void *ud)
 {
+	struct conn *c = ud;
+
 	(void)session;
-	(void)login;
-	(void)ud;
-	return SSH_AUTH_DENIED;	/* every client asks first; sshd does not count it either */
+	/* Every client asks once first (sshd does not count that); more is a flood. */
+	if (c->nones++ > 0)
+		auth_failed(c, login, "method none");
+	return SSH_AUTH_DENIED;
 }
 
 /* ---- channels */
@@ -486,13 +485,16 @@ on_channel_open(ssh_session session, void *ud)
 {
 	struct conn *c = ud;
 	struct relay *r;
-	size_t slot;
+	size_t slot, open = 0;
 
 	if (!c->authenticated)
 		return NULL;
-	for (slot = 0; slot < LISTEN_CHANNELS_MAX && c->relays[slot] != NULL; slot++)
+	/* Channels the client closed still hold a slot until the loop frees them: they do not count. */
+	for (size_t i = 0; i < LISTEN_SLOTS; i++)
+		open += c->relays[i] != NULL && !c->relays[i]->client_closed;
+	for (slot = 0; slot < LISTEN_SLOTS && c->relays[slot] != NULL; slot++)
 		;
-	if (slot == LISTEN_CHANNELS_MAX) {
+	if (open >= LISTEN_CHANNELS_MAX || slot == LISTEN_SLOTS) {
 		conn_log(c, LOG_NOTICE, "refused a channel: %d open already", LISTEN_CHANNELS_MAX);
 		return NULL;
 	}
@@ -578,7 +580,7 @@ relay_input(struct conn *c, struct relay *r)
 		r->in_off = 0;
 	}
 	room = QUEUE_SIZE - r->in_len;
-	if (room == 0 || r->client_closed)
+	if (room == 0)
 		return;
 	/* libssh may handle packets from here on: the data callback leaves their data to this read. */
 	c->reading = true;
@@ -673,6 +675,9 @@ relay_finish(struct conn *c, size_t slot)
 	int status;
 
 	if (r->client_closed) {
+		/* What the client sent before it closed still goes to vault-sftp, as sshd drains it. */
+		if (r->fd >= 0 && !r->worker_eof && (r->in_off < r->in_len || ssh_channel_poll(r->ch, 0) > 0))
+			return 0;
 		relay_free(c, slot);
 		return 1;
 	}
@@ -699,7 +704,7 @@ relay_finish(struct conn *c, size_t slot)
 static noreturn void
 conn_exit(struct conn *c, int status)
 {
-	for (size_t i = 0; i < LISTEN_CHANNELS_MAX; i++)
+	for (size_t i = 0; i < LISTEN_SLOTS; i++)
 		if (c->relays[i] != NULL)
 			relay_free(c, i);
 	if (c->event != NULL)
@@ -713,7 +718,8 @@ conn_exit(struct conn *c, int status)
 static int
 drop_privileges(const struct listen_ctx *ctx, const char **what)
 {
-	struct rlimit none = { 0, 0 }, fds = { 64, 64 };
+	/* Data: 10 channels of 4 MiB queues and libssh's buffers fit many times over. */
+	struct rlimit none = { 0, 0 }, fds = { 64, 64 }, data = { 512u << 20, 512u << 20 };
 	cap_t caps;
 	int abi, r;
 
@@ -734,7 +740,7 @@ drop_privileges(const struct listen_ctx *ctx, const char **what)
 	}
 	/* No RLIMIT_FSIZE: stderr, the log, may be a file. */
 	if (setrlimit(RLIMIT_NPROC, &none) < 0 || setrlimit(RLIMIT_CORE, &none) < 0 ||
-	    setrlimit(RLIMIT_NOFILE, &fds) < 0) {
+	    setrlimit(RLIMIT_NOFILE, &fds) < 0 || setrlimit(RLIMIT_DATA, &data) < 0) {
 		*what = "resource limits";
 		return -errno;
 	}
@@ -747,6 +753,12 @@ handshake(struct conn *c)
 	long timeout = (long)c->ctx->policy->listen_login_grace_s;
 	int64_t start = now_ms();
 
+	/*
+	 * libssh sends its whole output queue with one send(): on a blocking
+	 * socket a client that stops reading would hold this process in it.
+	 */
+	if (fcntl(ssh_get_fd(c->session), F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
 	/* Bounds every wait of the key exchange; the listener kills us at the grace time anyway. */
 	if (timeout > 0)
 		(void)ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout);
@@ -797,13 +809,13 @@ serve(struct conn *c)
 
 	for (;;) {
 		/* The session, the listener, and per channel vault-sftp's socket and a command's stderr. */
-		struct pollfd pfd[2 + 2 * LISTEN_CHANNELS_MAX];
-		size_t slot_of[2 + 2 * LISTEN_CHANNELS_MAX];
+		struct pollfd pfd[2 + 2 * LISTEN_SLOTS];
+		size_t slot_of[2 + 2 * LISTEN_SLOTS];
 		int64_t deadline, now;
 		nfds_t n = 2;
 		int r;
 
-		for (size_t i = 0; i < LISTEN_CHANNELS_MAX; i++) {
+		for (size_t i = 0; i < LISTEN_SLOTS; i++) {
 			struct relay *rl = c->relays[i];
 			short ev = 0;
 
@@ -814,6 +826,9 @@ serve(struct conn *c)
 					ev |= POLLOUT;
 				if (rl->out_off == rl->out_len && !rl->worker_eof)
 					ev |= POLLIN;
+			}
+			/* Nothing asked: not polled (a hung-up socket would wake us at once, forever). */
+			if (ev != 0) {
 				pfd[n] = (struct pollfd){ rl->fd, ev, 0 };
 				slot_of[n++] = i;
 			}
@@ -833,9 +848,14 @@ serve(struct conn *c)
 				conn_log(c, LOG_INFO, "connection closed");
 			conn_exit(c, 0);
 		}
+		/*
+		 * While libssh has output queued, read nothing more from the
+		 * client: a client that sends requests but never reads the
+		 * answers (keepalives, auth "none") would grow that queue.
+		 */
 		pfd[0] = (struct pollfd){ ssh_get_fd(c->session), POLLIN, 0 };
 		if (ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING)
-			pfd[0].events |= POLLOUT;
+			pfd[0].events = POLLOUT;
 		pfd[1] = (struct pollfd){ c->ctl, POLLIN, 0 };
 
 		now = now_ms();
@@ -857,7 +877,9 @@ serve(struct conn *c)
 		}
 		if (r <= 0)
 			continue;
-		last = now_ms();
+		/* Idle means no traffic with the client, whatever vault-sftp does. */
+		if (pfd[0].revents)
+			last = now_ms();
 		if (pfd[1].revents) {
 			r = ctl_drain(c);
 			if (r < 0) {
@@ -875,7 +897,7 @@ serve(struct conn *c)
 			else if (rl != NULL && pfd[i].fd == rl->err_fd)
 				relay_stderr(c, rl, pfd[i].revents);
 		}
-		for (size_t i = 0; i < LISTEN_CHANNELS_MAX; i++)
+		for (size_t i = 0; i < LISTEN_SLOTS; i++)
 			if (c->relays[i] != NULL) {
 				relay_input(c, c->relays[i]);
 				relay_eof(c->relays[i]);

@@ -387,6 +387,7 @@ static void
 key_clear(struct listen_key *k)
 {
 	ssh_key_free(k->key);
+	free(k->text);
 	free(k->from);
 	*k = (struct listen_key){ 0 };
 }
@@ -460,6 +461,12 @@ parse_line(char *line, struct listen_key *k, char *msg, size_t msgsize)
 		ssh_string_free_char(canon);
 		snprintf(msg, msgsize, "the key data does not match the key type %s", type);
 		return -EINVAL;
+	}
+	if (asprintf(&k->text, "%s %s", type, canon) < 0) {
+		k->text = NULL;
+		ssh_string_free_char(canon);
+		snprintf(msg, msgsize, "out of memory");
+		return -ENOMEM;
 	}
 	ssh_string_free_char(canon);
 	if (listen_key_fingerprint(k->key, k->fingerprint) < 0) {
@@ -577,6 +584,22 @@ listen_keys_match(const struct listen_keyring *ring, const ssh_key pubkey, const
 		    ssh_key_cmp(k->key, pubkey, SSH_KEY_CMP_PUBLIC) != 0)
 			continue;
 		/* A from= that refuses the address ends nothing: another line may hold the same key. */
+		if (k->n_from == 0 || policy_addr_list_allows(k->from, k->n_from, client_addr))
+			return k;
+	}
+	return NULL;
+}
+
+const struct listen_key *
+listen_keys_match_text(const struct listen_keyring *ring, const char *text, const char *client_addr)
+{
+	if (ring == NULL || text == NULL)
+		return NULL;
+	for (size_t i = 0; i < ring->n; i++) {
+		const struct listen_key *k = &ring->v[i];
+
+		if (k->text == NULL || strcmp(k->text, text) != 0)
+			continue;
 		if (k->n_from == 0 || policy_addr_list_allows(k->from, k->n_from, client_addr))
 			return k;
 	}

@@ -41,6 +41,7 @@ int listen_host_key(const char *path, ssh_key *ret, bool *ret_generated, char *e
 
 struct listen_key {
 	ssh_key key;				/* public key */
+	char *text;				/* "type base64", canonical (what libssh exports) */
 	char fingerprint[LISTEN_FINGERPRINT_MAX];	/* "SHA256:...", as ssh-keygen -l prints it */
 	struct policy_addr *from;		/* from="..." of the line */
 	size_t n_from;				/* 0: any address */
@@ -88,6 +89,15 @@ int listen_keys_load(const char *path, struct listen_keyring *ret,
  */
 const struct listen_key *listen_keys_match(const struct listen_keyring *ring, const ssh_key pubkey,
 					   const char *client_addr);
+
+/*
+ * The same match for a key given as its canonical text "type base64" (as
+ * ssh_key_type_to_char() and ssh_pki_export_pubkey_base64() write it): a
+ * string compare, so that vault-listen's privileged listener never parses
+ * key data a connection process sends it.
+ */
+const struct listen_key *listen_keys_match_text(const struct listen_keyring *ring, const char *text,
+						const char *client_addr);
 
 /* Fingerprint of any key, as ssh-keygen -l prints it: "SHA256:<unpadded base64>". 0 or -EINVAL. */
 int listen_key_fingerprint(const ssh_key key, char out[LISTEN_FINGERPRINT_MAX]);

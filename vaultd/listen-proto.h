@@ -19,6 +19,8 @@
 
 /* Channels (sessions) one connection may have open at once, as sshd's MaxSessions. */
 #define LISTEN_CHANNELS_MAX	10
+/* Room for channels and workers that are closed but not yet freed or reaped. */
+#define LISTEN_SLOTS		(2 * LISTEN_CHANNELS_MAX)
 
 #define LISTEN_NAME_MAX		64
 #define LISTEN_KEY_TEXT_MAX	8192	/* "type base64" of a public key; RSA 16384 fits */
@@ -42,6 +44,7 @@ struct listen_msg {
 	char tenant[LISTEN_NAME_MAX];	/* AUTH reply: the tenant it logs into */
 	char fingerprint[64];		/* AUTH reply: "SHA256:..." */
 	uint8_t maintenance;		/* AUTH reply: a maintenance session */
+	uint8_t probe;			/* AUTH: only whether the key would do (no signature yet) */
 	char key[LISTEN_KEY_TEXT_MAX];	/* AUTH: "type base64" */
 	char command[LISTEN_COMMAND_MAX];	/* START: "" for the sftp subsystem, else the exec command */
 	char reason[LISTEN_REASON_MAX];	/* REPLY: why not */

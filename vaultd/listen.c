@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/close_range.h>
+
 #include <libssh/server.h>
 
 #include "listen-proto.h"
@@ -111,7 +113,8 @@ struct conn_rec {
 	bool authenticated, maintenance;
 	char tenant[LISTEN_NAME_MAX];
 	char fingerprint[64];
-	pid_t workers[LISTEN_CHANNELS_MAX];
+	unsigned auth_requests, auth_failures;
+	pid_t workers[LISTEN_SLOTS];
 };
 
 struct listener {
@@ -212,10 +215,8 @@ static int
 check_auth(struct listener *l, struct conn_rec *c, const struct listen_msg *m, struct listen_msg *reply)
 {
 	const struct policy_tenant *t;
-	const struct listen_key *k = NULL;
-	const char *space = strchr(m->key, ' ');
-	char type[64] = "", q[LISTEN_NAME_MAX * 2];
-	ssh_key key = NULL;
+	const struct listen_key *k;
+	char q[LISTEN_NAME_MAX * 2];
 	bool maint;
 	int r;
 
@@ -229,12 +230,7 @@ check_auth(struct listener *l, struct conn_rec *c, const struct listen_msg *m, s
 		snprintf(reply->reason, sizeof(reply->reason), "no tenant %s", q);
 		return -ENOENT;
 	}
-	if (space != NULL && (size_t)(space - m->key) < sizeof(type)) {
-		memcpy(type, m->key, (size_t)(space - m->key));
-		if (ssh_pki_import_pubkey_base64(space + 1, ssh_key_type_from_name(type), &key) == SSH_OK)
-			k = listen_keys_match(listen_ring(&l->ctx, t, maint), key, c->peer.addr);
-		ssh_key_free(key);
-	}
+	k = listen_keys_match_text(listen_ring(&l->ctx, t, maint), m->key, c->peer.addr);
 	if (k == NULL) {
 		snprintf(reply->reason, sizeof(reply->reason), "key not authorized for %s", t->name);
 		return -EPERM;
@@ -245,7 +241,7 @@ check_auth(struct listener *l, struct conn_rec *c, const struct listen_msg *m, s
 		return -EPERM;
 	}
 	r = listen_check_user(&l->ctx, maint ? t->maint_user : t->user, reply->reason, sizeof(reply->reason));
-	if (r < 0)
+	if (r < 0 || m->probe)
 		return r;
 	c->authenticated = true;
 	c->maintenance = maint;
@@ -271,9 +267,10 @@ start_worker(struct listener *l, struct conn_rec *c, const struct listen_msg *m,
 		snprintf(reply->reason, sizeof(reply->reason), "not authenticated");
 		return -EACCES;
 	}
-	for (slot = 0; slot < LISTEN_CHANNELS_MAX && c->workers[slot] != 0; slot++)
+	/* The connection process allows LISTEN_CHANNELS_MAX; the rest covers workers not yet reaped. */
+	for (slot = 0; slot < LISTEN_SLOTS && c->workers[slot] != 0; slot++)
 		;
-	if (slot == LISTEN_CHANNELS_MAX) {
+	if (slot == LISTEN_SLOTS) {
 		snprintf(reply->reason, sizeof(reply->reason), "%d sessions at once already", LISTEN_CHANNELS_MAX);
 		return -EMFILE;
 	}
@@ -328,10 +325,20 @@ handle_ctl(struct listener *l, struct conn_rec *c)
 	case LISTEN_MSG_AUTH:
 		r = check_auth(l, c, &m, &reply);
 		rec_label(c, label, sizeof(label));
-		if (r == 0)
+		if (r == 0 && !m.probe)
 			listen_log(LOG_NOTICE, "%s: authenticated as %s", label, m.login);
-		else
+		else if (r < 0)
 			listen_log(LOG_NOTICE, "%s: authentication refused: %s", label, reply.reason);
+		/*
+		 * Counted here too: the connection process counts and cuts off,
+		 * but one taken over by a libssh bug would not.
+		 */
+		c->auth_failures += r < 0;
+		if (c->auth_failures > l->ctx.policy->listen_max_auth_tries ||
+		    ++c->auth_requests > 4 * l->ctx.policy->listen_max_auth_tries + 4) {
+			kill_conn(c, "too many authentication requests: connection process killed");
+			return;
+		}
 		break;
 	case LISTEN_MSG_START:
 		r = start_worker(l, c, &m, &reply, fds);
@@ -399,6 +406,9 @@ run_child(struct listener *l, ssh_session session, int ctl, const struct listen_
 		if (l->conns[i].pid != 0 && l->conns[i].ctl >= 0)
 			close(l->conns[i].ctl);
 	ssh_bind_free(l->bind);
+	/* The listener alone compares keys: a connection process has none to list. */
+	keys_free(l->ctx.keys, l->ctx.policy->n_tenants);
+	l->ctx.keys = NULL;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	listen_conn_run(&l->ctx, session, ctl, peer);
@@ -496,7 +506,7 @@ reap(struct listener *l)
 				c->ctl = -1;
 				continue;
 			}
-			for (size_t w = 0; c->pid != 0 && w < LISTEN_CHANNELS_MAX; w++)
+			for (size_t w = 0; c->pid != 0 && w < LISTEN_SLOTS; w++)
 				if (c->workers[w] == pid) {
 					struct listen_msg m = { .type = LISTEN_MSG_EXIT, .worker = pid, .status = status };
 
@@ -541,7 +551,7 @@ stop_all(struct listener *l)
 		if (l->conns[i].pid == 0)
 			continue;
 		(void)kill(l->conns[i].pid, SIGTERM);
-		for (size_t w = 0; w < LISTEN_CHANNELS_MAX; w++)
+		for (size_t w = 0; w < LISTEN_SLOTS; w++)
 			if (l->conns[i].workers[w] != 0)
 				(void)kill(l->conns[i].workers[w], SIGTERM);
 	}
@@ -557,6 +567,41 @@ stop_all(struct listener *l)
 		if (l->conns[i].pid != 0)
 			(void)kill(l->conns[i].pid, SIGKILL);
 	reap(l);
+}
+
+/* Whether an authenticated connection's key still lets it in, as the configuration now says. */
+static bool
+still_authorized(const struct listener *l, const struct conn_rec *c)
+{
+	const struct policy_tenant *t = policy_tenant(l->ctx.policy, c->tenant);
+	const struct listen_keyring *ring;
+
+	if (t == NULL || (c->maintenance && (t->maint_user == NULL ||
+					     !policy_maint_from_allows(t, c->peer.addr))))
+		return false;
+	ring = listen_ring(&l->ctx, t, c->maintenance);
+	for (size_t i = 0; i < ring->n; i++)
+		if (strcmp(ring->v[i].fingerprint, c->fingerprint) == 0 &&
+		    (ring->v[i].n_from == 0 ||
+		     policy_addr_list_allows(ring->v[i].from, ring->v[i].n_from, c->peer.addr)))
+			return true;
+	return false;
+}
+
+/* A key removed from a tenant (a stolen one, say) ends the sessions it opened. */
+static void
+drop_revoked(struct listener *l)
+{
+	for (size_t i = 0; i < l->max_conns; i++) {
+		struct conn_rec *c = &l->conns[i];
+
+		if (c->pid == 0 || !c->authenticated || still_authorized(l, c))
+			continue;
+		kill_conn(c, "key no longer authorized after the reload: connection killed");
+		for (size_t w = 0; w < LISTEN_SLOTS; w++)
+			if (c->workers[w] != 0)
+				(void)kill(c->workers[w], SIGTERM);
+	}
 }
 
 static void
@@ -584,6 +629,7 @@ reload(struct listener *l)
 	l->ctx.keys = keys;
 	listen_log(LOG_NOTICE, "reloaded %s: %zu tenant%s", l->ctx.config_path, p->n_tenants,
 		   p->n_tenants == 1 ? "" : "s");
+	drop_revoked(l);
 }
 
 static int
@@ -872,6 +918,8 @@ main(int argc, char *argv[])
 	bool check = false;
 	int c, r, level;
 
+	/* Descriptors the launcher left open reach no connection process and no session. */
+	(void)close_range(STDERR_FILENO + 1, ~0U, CLOSE_RANGE_CLOEXEC);
 	l.ctx.vault_sftp = SEALVAULT_VAULT_SFTP_PATH;
 	l.ctx.log_level = "notice";
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -939,6 +987,7 @@ main(int argc, char *argv[])
 	keys_free(l.ctx.keys, l.ctx.policy->n_tenants);
 	policy_free(l.ctx.policy);
 	ssh_bind_free(l.bind);
+	free(l.conns);
 	ssh_finalize();
 	return r < 0 ? 1 : 0;
 }

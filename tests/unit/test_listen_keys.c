@@ -535,6 +535,23 @@ test_keys_match(void **state)
 	assert_null(listen_keys_match(&ring, kC, ""));
 	assert_null(listen_keys_match(&ring, kC, NULL));
 
+	/* The text form the listener compares: "type base64", exactly as the line had it. */
+	{
+		char *ctext = NULL, *b64 = NULL;
+
+		assert_int_equal(ssh_pki_export_pubkey_base64(kC, &b64), SSH_OK);
+		assert_true(asprintf(&ctext, "ssh-ed25519 %s", b64) > 0);
+		assert_string_equal(ring.v[0].text, ctext);
+		assert_ptr_equal(listen_keys_match_text(&ring, ctext, "127.0.0.1"), &ring.v[0]);
+		assert_null(listen_keys_match_text(&ring, ctext, "127.0.0.2"));
+		ctext[strlen(ctext) - 2] ^= 1;	/* another key */
+		assert_null(listen_keys_match_text(&ring, ctext, "127.0.0.1"));
+		assert_null(listen_keys_match_text(&ring, "ssh-ed25519", "127.0.0.1"));
+		assert_null(listen_keys_match_text(&ring, NULL, "127.0.0.1"));
+		ssh_string_free_char(b64);
+		free(ctext);
+	}
+
 	assert_ptr_equal(listen_keys_match(&ring, kA, "203.0.113.5"), &ring.v[1]);
 	assert_ptr_equal(listen_keys_match(&ring, kA, "::1"), &ring.v[1]);
 

@@ -610,6 +610,8 @@ listener(void **state)
 		{ "listen-login-grace 5y\n", 1, "bad duration \"5y\" for listen-login-grace" },
 		{ "listen-user -x\n", 1, "bad listen-user name" },
 		{ "host-key relative\n", 1, "host-key" },
+		{ "listen-login-grace 0\n", 1, "must be more than 0" },
+		{ "listen-max-auth-tries 0\n", 1, "must be more than 0" },
 	};
 	struct policy *p = load_ok("");
 

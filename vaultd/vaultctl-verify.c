@@ -776,7 +776,8 @@ json_list(const struct list *l, const char *key, const char *a_key, const char *
 			printf(",\"%s\":\"%s\",\"%s\":\"%s\",\"%s_size\":%" PRIu64 ",\"%s_size\":%" PRIu64 "}",
 			       b_keys[0], it->a, b_keys[1], it->b, b_keys[0], it->a_size, b_keys[1], it->b_size);
 		} else {
-			printf(",\"%s\":", a_key);
+			/* Lists without a_key hold no such item; a name anyway, for the optimizer and a reader. */
+			printf(",\"%s\":", a_key != NULL ? a_key : "value");
 			json_str(it->a);
 			putchar('}');
 		}

@@ -550,6 +550,13 @@ relay_free(struct conn *c, size_t slot)
 	c->relays[slot] = NULL;
 }
 
+/* libssh's output buffer holds data not yet handed to the kernel. */
+static bool
+output_queued(const struct conn *c)
+{
+	return (ssh_get_status(c->session) & SSH_WRITE_PENDING) != 0;
+}
+
 /* Client → vault-sftp: write the queue, then take more from libssh (growing the window). */
 static void
 relay_input(struct conn *c, struct relay *r)
@@ -625,7 +632,7 @@ relay_output(struct conn *c, struct relay *r, short revents)
 			r->worker_eof = true;
 		}
 	}
-	while (r->out_off < r->out_len && !(ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING)) {
+	while (r->out_off < r->out_len && !output_queued(c)) {
 		uint32_t win = ssh_channel_window_size(r->ch);
 		size_t n = r->out_len - r->out_off;
 		int w;
@@ -659,7 +666,7 @@ relay_stderr(struct conn *c, struct relay *r, short revents)
 			r->err_fd = -1;
 		}
 	}
-	if (r->err_len > 0 && !(ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING) &&
+	if (r->err_len > 0 && !output_queued(c) &&
 	    ssh_channel_window_size(r->ch) >= r->err_len) {
 		if (ssh_channel_write_stderr(r->ch, r->err, (uint32_t)r->err_len) < 0)
 			r->client_closed = true;
@@ -682,7 +689,7 @@ relay_finish(struct conn *c, size_t slot)
 		return 1;
 	}
 	if (r->refuse) {
-		if (ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING)
+		if (output_queued(c))
 			return 0;
 		(void)ssh_channel_write_stderr(r->ch, refusal_text, sizeof(refusal_text) - 1);
 		status = 1;
@@ -854,8 +861,10 @@ serve(struct conn *c)
 		 * answers (keepalives, auth "none") would grow that queue.
 		 */
 		pfd[0] = (struct pollfd){ ssh_get_fd(c->session), POLLIN, 0 };
-		if (ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING)
+		if (output_queued(c))
 			pfd[0].events = POLLOUT;
+		else if (ssh_get_poll_flags(c->session) & SSH_WRITE_PENDING)
+			pfd[0].events |= POLLOUT;	/* libssh waits to hear the socket is writable */
 		pfd[1] = (struct pollfd){ c->ctl, POLLIN, 0 };
 
 		now = now_ms();
@@ -904,6 +913,9 @@ serve(struct conn *c)
 				relay_output(c, c->relays[i], 0);
 				relay_stderr(c, c->relays[i], 0);
 			}
+		/* Send what the relays queued now, not after another round of poll. */
+		if (output_queued(c))
+			(void)ssh_event_dopoll(c->event, 0);
 	}
 }
 

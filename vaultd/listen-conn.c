@@ -24,6 +24,8 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -766,6 +768,11 @@ handshake(struct conn *c)
 	 */
 	if (fcntl(ssh_get_fd(c->session), F_SETFL, O_NONBLOCK) < 0)
 		return -errno;
+	{
+		int one = 1;
+
+		(void)setsockopt(ssh_get_fd(c->session), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	/* Bounds every wait of the key exchange; the listener kills us at the grace time anyway. */
 	if (timeout > 0)
 		(void)ssh_options_set(c->session, SSH_OPTIONS_TIMEOUT, &timeout);

@@ -116,15 +116,6 @@ conn_fail(struct conn *c, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- talking to the listener */
 
 static void
@@ -760,7 +751,7 @@ static int
 handshake(struct conn *c)
 {
 	long timeout = (long)c->ctx->policy->listen_login_grace_s;
-	int64_t start = now_ms();
+	int64_t start = listen_now_ms();
 
 	/*
 	 * libssh sends its whole output queue with one send(): on a blocking
@@ -795,7 +786,7 @@ handshake(struct conn *c)
 	if (ssh_set_server_callbacks(c->session, &c->scb) != SSH_OK)
 		return -ENOMEM;
 	if (ssh_handle_key_exchange(c->session) != SSH_OK) {
-		if (now_ms() - start >= (int64_t)timeout * 1000)
+		if (listen_now_ms() - start >= (int64_t)timeout * 1000)
 			conn_log(c, LOG_NOTICE, "disconnected: login grace time exceeded (%ld s) in the key exchange",
 				 timeout);
 		else
@@ -819,7 +810,7 @@ static void
 serve(struct conn *c)
 {
 	const struct policy *p = c->ctx->policy;
-	int64_t start = now_ms(), last = start;
+	int64_t start = listen_now_ms(), last = start;
 
 	for (;;) {
 		/* The session, the listener, and per channel vault-sftp's socket and a command's stderr. */
@@ -874,7 +865,7 @@ serve(struct conn *c)
 			pfd[0].events |= POLLOUT;	/* libssh waits to hear the socket is writable */
 		pfd[1] = (struct pollfd){ c->ctl, POLLIN, 0 };
 
-		now = now_ms();
+		now = listen_now_ms();
 		if (!c->authenticated)
 			deadline = start + (int64_t)p->listen_login_grace_s * 1000;
 		else if (p->listen_idle_s > 0)
@@ -895,7 +886,7 @@ serve(struct conn *c)
 			continue;
 		/* Idle means no traffic with the client, whatever vault-sftp does. */
 		if (pfd[0].revents)
-			last = now_ms();
+			last = listen_now_ms();
 		if (pfd[1].revents) {
 			r = ctl_drain(c);
 			if (r < 0) {

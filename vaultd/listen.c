@@ -125,17 +125,7 @@ struct listener {
 	int sigfd;
 	struct conn_rec *conns;
 	size_t max_conns;
-	bool stopping;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 rec_label(const struct conn_rec *c, char *out, size_t n)
@@ -478,7 +468,7 @@ accept_one(struct listener *l, int lfd)
 	}
 	close(sv[1]);
 	ssh_free(session);	/* closes the parent's copy of the socket */
-	*c = (struct conn_rec){ .pid = pid, .ctl = sv[0], .peer = peer, .accepted_ms = now_ms() };
+	*c = (struct conn_rec){ .pid = pid, .ctl = sv[0], .peer = peer, .accepted_ms = listen_now_ms() };
 	listen_log(LOG_INFO, "%s port %u: connection (pid %d)", peer.addr, peer.port, (int)pid);
 }
 
@@ -523,7 +513,7 @@ static int
 enforce_grace(struct listener *l)
 {
 	int64_t grace = (int64_t)l->ctx.policy->listen_login_grace_s * 1000 + GRACE_KILL_MARGIN_MS;
-	int64_t now = now_ms(), next = INT64_MAX;
+	int64_t now = listen_now_ms(), next = INT64_MAX;
 
 	for (size_t i = 0; i < l->max_conns; i++) {
 		struct conn_rec *c = &l->conns[i];
@@ -545,7 +535,7 @@ enforce_grace(struct listener *l)
 static void
 stop_all(struct listener *l)
 {
-	int64_t until = now_ms() + STOP_WAIT_MS;
+	int64_t until = listen_now_ms() + STOP_WAIT_MS;
 
 	for (size_t i = 0; i < l->max_conns; i++) {
 		if (l->conns[i].pid == 0)
@@ -555,7 +545,7 @@ stop_all(struct listener *l)
 			if (l->conns[i].workers[w] != 0)
 				(void)kill(l->conns[i].workers[w], SIGTERM);
 	}
-	while (count_conns(l, NULL) > 0 && now_ms() < until) {
+	while (count_conns(l, NULL) > 0 && listen_now_ms() < until) {
 		struct pollfd p = { l->sigfd, POLLIN, 0 };
 		struct signalfd_siginfo si;
 

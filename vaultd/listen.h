@@ -10,7 +10,9 @@
 #define SEALVAULT_LISTEN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdnoreturn.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -43,6 +45,16 @@ struct listen_peer {
 	char local_addr[64];
 	unsigned local_port;
 };
+
+/* Milliseconds on the monotonic clock, for deadlines. */
+static inline int64_t
+listen_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Log priorities are syslog's; lines go to stderr as "vault-listen[PID]: ...". */
 void listen_log(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -63,6 +63,9 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "sealvault developers <sealvault@localhost>"
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# vault-listen: deb12u2 and older accept tampered aes-gcm packets and
+# oversized SFTP reads (../shared/libssh-notes.md); shlibdeps would only ask 0.10.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libssh-4 (>= 0.10.6-0+deb12u3)")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS openssh-server)
 # The extended description; CPack puts the summary above it and indents it.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
@@ -72,7 +75,8 @@ sftp-server, lets the client create and read files but refuses to delete,
 overwrite, truncate or rename them; vaultd makes every finished file
 immutable (chattr +i) before the client hears that its upload succeeded,
 and seals files that arrive any other way. vaultctl checks the
-configuration and moves old backups into an audited attic.
+configuration and moves old backups into an audited attic. vault-listen
+serves the vault over SSH by itself, without sshd.
 
 Profiles cover restic, pgBackRest, rclone, duplicity, lftp and Duplicati.")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA

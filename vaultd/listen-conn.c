@@ -604,7 +604,7 @@ relay_input(struct conn *c, struct relay *r)
 static void
 relay_eof(struct relay *r)
 {
-	if (r->client_eof && !r->shut_wr && r->fd >= 0 && r->in_off == r->in_len &&
+	if ((r->client_eof || r->client_closed) && !r->shut_wr && r->fd >= 0 && r->in_off == r->in_len &&
 	    ssh_channel_poll(r->ch, 0) <= 0) {
 		(void)shutdown(r->fd, SHUT_WR);
 		r->shut_wr = true;
@@ -625,6 +625,8 @@ relay_output(struct conn *c, struct relay *r, short revents)
 			r->worker_eof = true;
 		}
 	}
+	if (r->client_closed)
+		r->out_off = r->out_len;	/* the client is gone: vault-sftp's answers go nowhere */
 	while (r->out_off < r->out_len && !output_queued(c)) {
 		uint32_t win = ssh_channel_window_size(r->ch);
 		size_t n = r->out_len - r->out_off;
@@ -675,8 +677,12 @@ relay_finish(struct conn *c, size_t slot)
 	int status;
 
 	if (r->client_closed) {
-		/* What the client sent before it closed still goes to vault-sftp, as sshd drains it. */
-		if (r->fd >= 0 && !r->worker_eof && (r->in_off < r->in_len || ssh_channel_poll(r->ch, 0) > 0))
+		/*
+		 * What the client sent before it closed still goes to vault-sftp,
+		 * as sshd drains it: the socket stays open (its answers read and
+		 * dropped) until vault-sftp has read everything, seen EOF and ended.
+		 */
+		if (r->fd >= 0 && !r->worker_eof)
 			return 0;
 		relay_free(c, slot);
 		return 1;

@@ -35,20 +35,22 @@ require_cmd /lib/systemd/systemd systemctl unshare nsenter findmnt ssh ssh-keyge
 
 # ---------------------------------------------------------------- outside
 # A cgroup of our own in the unified hierarchy, below the one we are in;
-# removed afterwards, with any process of ours left in it (by PID).
+# removed afterwards, with any process of ours left in it (by PID). We are
+# root here (require_root): a machine that cannot give us one fails the
+# test rather than skip it.
 if [[ -z ${SEALVAULT_UNIT_NS:-} ]]; then
 	if [[ $(stat -f -c %T /sys/fs/cgroup 2>/dev/null) == cgroup2fs ]]; then
 		cg_base=/sys/fs/cgroup
 	elif [[ $(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null) == cgroup2fs ]]; then
 		cg_base=/sys/fs/cgroup/unified
 	else
-		skip "no cgroup2 hierarchy mounted (systemd needs one)"
+		fail "no cgroup2 hierarchy mounted (systemd needs one)"
 	fi
 	cg_self=$(sed -n 's/^0:://p' /proc/self/cgroup)
-	[[ -n $cg_self ]] || skip "no unified cgroup line in /proc/self/cgroup"
+	[[ -n $cg_self ]] || fail "no unified cgroup line in /proc/self/cgroup"
 	cg_orig=$cg_base${cg_self%/}
 	cg=$cg_orig/sealvault-$IT_NAME.$$
-	mkdir "$cg" 2>/dev/null || skip "cannot make a cgroup below $cg_orig"
+	mkdir "$cg" 2>/dev/null || fail "cannot make a cgroup below $cg_orig"
 	# shellcheck disable=SC2317 # run by the EXIT trap
 	cg_cleanup() {
 		local i pids pid sig=TERM d
@@ -67,7 +69,7 @@ if [[ -z ${SEALVAULT_UNIT_NS:-} ]]; then
 		[[ ! -e $cg ]] || echo "$IT_NAME: could not remove $cg" >&2
 	}
 	trap cg_cleanup EXIT
-	echo $$ >"$cg/cgroup.procs" || skip "cannot move into $cg"
+	echo $$ >"$cg/cgroup.procs" || fail "cannot move into $cg"
 	rc=0
 	SEALVAULT_UNIT_NS=1 unshare --mount --cgroup --propagation private "$BASH" "${BASH_SOURCE[0]}" "$@" || rc=$?
 	exit "$rc"

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-io.h"
 #include "listen-keys.h"
 
 #define HOST_KEY_MAX_FILE	(64 * 1024)
@@ -24,42 +25,6 @@ set_err(char *err, size_t errsize, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errsize, fmt, ap);
 	va_end(ap);
-}
-
-/* All of fd into a NUL-terminated buffer; -EFBIG past max bytes. */
-static int
-read_all(int fd, size_t max, char **ret, size_t *ret_len)
-{
-	char *buf = malloc(max + 2);
-	size_t len = 0;
-
-	if (buf == NULL)
-		return -ENOMEM;
-	while (len <= max) {
-		ssize_t n = read(fd, buf + len, max + 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int r = -errno;
-
-			explicit_bzero(buf, len);
-			free(buf);
-			return r;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max) {
-		explicit_bzero(buf, len);
-		free(buf);
-		return -EFBIG;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	return 0;
 }
 
 /* -ENOENT (err filled too) when there is no key yet. */
@@ -104,7 +69,7 @@ load_host_key(const char *path, ssh_key *ret, char *err, size_t errsize)
 			path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
-	r = read_all(fd, HOST_KEY_MAX_FILE, &text, &len);
+	r = fd_read_all(fd, HOST_KEY_MAX_FILE, &text, &len);
 	if (r < 0) {
 		set_err(err, errsize, "cannot read host key %s: %s", path, strerror(-r));
 		goto out;
@@ -131,22 +96,6 @@ out:
 	}
 	close(fd);
 	return r;
-}
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* -EEXIST when someone else created path meanwhile. */
@@ -189,7 +138,7 @@ generate_host_key(const char *path, ssh_key *ret, char *err, size_t errsize)
 		set_err(err, errsize, "cannot create %s: %s", tmp, strerror(-r));
 		goto out;
 	}
-	r = write_all(fd, text, strlen(text));
+	r = fd_write_all(fd, text, strlen(text));
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && close(fd) < 0)
@@ -501,7 +450,7 @@ listen_keys_load(const char *path, struct listen_keyring *ret,
 		r = -EINVAL;
 		set_err(err, errsize, "%s is not a regular file", path);
 	} else {
-		r = read_all(fd, LISTEN_KEYS_MAX_FILE, &text, &len);
+		r = fd_read_all(fd, LISTEN_KEYS_MAX_FILE, &text, &len);
 		if (r == -EFBIG)
 			set_err(err, errsize, "%s is larger than %d bytes", path, LISTEN_KEYS_MAX_FILE);
 		else if (r < 0)

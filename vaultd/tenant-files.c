@@ -14,63 +14,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fd-io.h"
 #include "path.h"
 #include "vaultctl-tenant.h"
 
 int
 file_read(const char *path, size_t max, char **ret, size_t *ret_len)
 {
-	size_t len = 0;
-	char *buf;
-	ssize_t n;
-	int fd, r = 0;
+	int fd, r;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	buf = malloc(max + 2);
-	if (buf == NULL) {
-		close(fd);
-		return -ENOMEM;
-	}
-	/* One byte more than max tells a file that is too large. */
-	while (len <= max && (n = read(fd, buf + len, max + 1 - len)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		len += (size_t)n;
-	}
+	r = fd_read_all(fd, max, ret, ret_len);
 	close(fd);
-	if (r == 0 && len > max)
-		r = -EFBIG;
-	if (r < 0) {
-		free(buf);
-		return r;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	if (ret_len != NULL)
-		*ret_len = len;
-	return 0;
-}
-
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return r;
 }
 
 int
@@ -89,7 +47,7 @@ file_write_atomic(const char *path, const char *data, size_t len, mode_t mode)
 	if (fchown(fd, 0, 0) < 0 || fchmod(fd, mode) < 0)
 		r = -errno;
 	if (r == 0)
-		r = write_all(fd, data, len);
+		r = fd_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)

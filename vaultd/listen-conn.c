@@ -70,6 +70,7 @@ struct relay {
 	uint8_t *out;		/* vault-sftp → client: [out_off, out_len) pending */
 	size_t out_off, out_len;
 	size_t since_topup;
+	bool held;		/* libssh keeps channel data the data callback did not take */
 	bool requested;		/* a subsystem, exec or shell request was answered */
 	bool refuse;		/* say refusal_text, exit 1 */
 	bool client_eof, client_closed, worker_eof, exited, shut_wr;
@@ -304,13 +305,16 @@ on_data(ssh_session session, ssh_channel ch, void *data, uint32_t len, int is_st
 		return (int)len;	/* a client's stderr means nothing to a vault */
 	if (r->worker > 0 && r->fd < 0)
 		return (int)len;	/* vault-sftp is gone: nobody to give it to */
-	if (r->in == NULL || r->conn->reading)
-		return 0;		/* not started yet, or our own read takes it */
+	if (r->in == NULL || r->conn->reading) {
+		r->held = true;		/* not started yet, or our own read takes it */
+		return 0;
+	}
 	room = QUEUE_SIZE - r->in_len;
 	n = len < room ? len : room;
 	memcpy(r->in + r->in_len, data, n);
 	r->in_len += n;
 	r->since_topup += n;
+	r->held |= n < len;
 	return (int)n;
 }
 
@@ -582,8 +586,15 @@ relay_input(struct conn *c, struct relay *r)
 	room = QUEUE_SIZE - r->in_len;
 	if (room == 0)
 		return;
+	/*
+	 * Nothing to grow and nothing libssh holds back: no call at all (each
+	 * would poll the socket once more on every turn of the loop).
+	 */
+	if (!(r->since_topup >= TOPUP_EVERY && room >= QUEUE_SIZE / 2) && !r->held)
+		return;
 	/* libssh may handle packets from here on: the data callback leaves their data to this read. */
 	c->reading = true;
+	r->held = false;
 	if (r->since_topup >= TOPUP_EVERY && room >= QUEUE_SIZE / 2) {
 		/* Asking for room bytes grows the window to room (libssh 0.10 keeps ~1.25 MB). */
 		r->since_topup = 0;
@@ -597,6 +608,7 @@ relay_input(struct conn *c, struct relay *r)
 	if (n > 0) {
 		r->in_len += (size_t)n;
 		r->since_topup += (size_t)n;
+		r->held |= (size_t)n == room;	/* there may be more */
 	}
 }
 

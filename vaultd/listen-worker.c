@@ -23,39 +23,35 @@
 /* The socket pair carries bulk uploads: bigger than the default buffers. */
 #define PAIR_BUFFER	(1 << 20)
 
-int
+const struct passwd *
 listen_check_user(const struct listen_ctx *ctx, const char *user, char *reason, size_t n)
 {
 	const struct passwd *pw = getpwnam(user);
 
-	if (pw == NULL) {
+	if (pw == NULL)
 		snprintf(reason, n, "no system user %s", user);
-		return -ENOENT;
-	}
-	if (pw->pw_uid == 0) {
+	else if (pw->pw_uid == 0)
 		snprintf(reason, n, "user %s is root; a vault session never runs as root", user);
-		return -EPERM;
-	}
-	if (!ctx->privileged && pw->pw_uid != ctx->self_uid) {
+	else if (!ctx->privileged && pw->pw_uid != ctx->self_uid)
 		snprintf(reason, n, "user %s is not the user vault-listen runs as (start it as root "
 			 "to serve other users)", user);
-		return -EPERM;
-	}
-	return 0;
+	else
+		return pw;
+	return NULL;
 }
 
-/* In the child: the session's user, checked as the listener checked it at AUTH. */
+/* In the child: the session's user, checked again as the listener checked it at AUTH. */
 static int
 become(const struct listen_ctx *ctx, const char *user, char *reason, size_t n)
 {
-	const struct passwd *pw;
-	int r = listen_check_user(ctx, user, reason, n);
+	const struct passwd *pw = listen_check_user(ctx, user, reason, n);
 
-	if (r < 0 || !ctx->privileged)
-		return r;
-	pw = getpwnam(user);
-	if (pw == NULL || initgroups(pw->pw_name, pw->pw_gid) < 0 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 || setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+	if (pw == NULL)
+		return -EPERM;
+	if (!ctx->privileged)
+		return 0;
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
 		snprintf(reason, n, "cannot switch to user %s: %s", user, strerror(errno));
 		return -EPERM;
 	}

@@ -77,7 +77,11 @@ listen_log(int priority, const char *fmt, ...)
 	fprintf(stderr, "vault-listen[%d]: %s\n", (int)getpid(), line);
 }
 
-const struct policy_tenant *
+/*
+ * The tenant a login name means: the one whose user or name it is, or
+ * (*ret_maintenance) the one whose maintenance-user it is. NULL: none.
+ */
+static const struct policy_tenant *
 listen_find_tenant(const struct policy *p, const char *login, bool *ret_maintenance)
 {
 	*ret_maintenance = false;
@@ -95,7 +99,8 @@ listen_find_tenant(const struct policy *p, const char *login, bool *ret_maintena
 	return NULL;
 }
 
-const struct listen_keyring *
+/* The keys that may log in as (t, maintenance). */
+static const struct listen_keyring *
 listen_ring(const struct listen_ctx *ctx, const struct policy_tenant *t, bool maintenance)
 {
 	size_t i = (size_t)(t - ctx->policy->tenants);
@@ -208,7 +213,6 @@ check_auth(struct listener *l, struct conn_rec *c, const struct listen_msg *m, s
 	const struct listen_key *k;
 	char q[LISTEN_NAME_MAX * 2];
 	bool maint;
-	int r;
 
 	if (c->authenticated) {
 		snprintf(reply->reason, sizeof(reply->reason), "already authenticated");
@@ -230,9 +234,11 @@ check_auth(struct listener *l, struct conn_rec *c, const struct listen_msg *m, s
 			 "maintenance login from %s refused: not in maintenance-from", c->peer.addr);
 		return -EPERM;
 	}
-	r = listen_check_user(&l->ctx, maint ? t->maint_user : t->user, reply->reason, sizeof(reply->reason));
-	if (r < 0 || m->probe)
-		return r;
+	if (listen_check_user(&l->ctx, maint ? t->maint_user : t->user, reply->reason,
+			      sizeof(reply->reason)) == NULL)
+		return -EPERM;
+	if (m->probe)
+		return 0;
 	c->authenticated = true;
 	c->maintenance = maint;
 	snprintf(c->tenant, sizeof(c->tenant), "%s", t->name);

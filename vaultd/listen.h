@@ -61,15 +61,6 @@ void listen_log(int priority, const char *fmt, ...) __attribute__((format(printf
 void listen_set_log_level(int priority);
 
 /*
- * The tenant a login name means: the one whose user or name it is, or
- * (*ret_maintenance) the one whose maintenance-user it is. NULL: none.
- */
-const struct policy_tenant *listen_find_tenant(const struct policy *p, const char *login, bool *ret_maintenance);
-/* The keys that may log in as (t, maintenance). */
-const struct listen_keyring *listen_ring(const struct listen_ctx *ctx, const struct policy_tenant *t,
-					 bool maintenance);
-
-/*
  * The per-connection process (listen-conn.c), after the fork: drops to
  * the listen-user, confines itself, runs the key exchange, authentication
  * and the channels of session, asking the listener over ctl. Exits.
@@ -87,8 +78,13 @@ noreturn void listen_conn_run(const struct listen_ctx *ctx, ssh_session session,
  * Returns 0 with *ret_pid, ret_fds[0] (the pair's other end) and
  * ret_fds[1] (the stderr pipe, or -1), or -errno with reason filled.
  */
-/* Whether a session may run as user: it exists, is not root, and (not privileged) is ours. */
-int listen_check_user(const struct listen_ctx *ctx, const char *user, char *reason, size_t reason_size);
+/*
+ * The user a session may run as: it exists, is not root, and (not
+ * privileged) is ours. NULL with reason filled when not.
+ */
+struct passwd;
+const struct passwd *listen_check_user(const struct listen_ctx *ctx, const char *user, char *reason,
+				       size_t reason_size);
 
 int listen_worker_spawn(const struct listen_ctx *ctx, const struct policy_tenant *t, bool maintenance,
 			const char *fingerprint, const char *command, const struct listen_peer *peer,

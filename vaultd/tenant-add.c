@@ -704,55 +704,53 @@ make_root(struct undo *u, const struct tenant_plan *pl, uid_t uid, uid_t maint_u
 	return 0;
 }
 
+/*
+ * Creates a tenant's user (what: "user" or "maintenance user"), undone by
+ * u on a later failure; *ret_uid gets its uid, which must be neither 0
+ * nor other_uid.
+ */
 static int
-add_steps(const struct tenant_opts *o, const struct tenant_plan *pl, struct undo *u)
+add_user(const struct tenant_opts *o, const struct tenant_plan *pl, struct undo *u, const char *name,
+	 const char *what, uid_t other_uid, uid_t *ret_uid)
 {
 	char comment[128], *out = malloc(TENANT_OUT_MAX);
-	struct policy *p = NULL;
-	const struct policy_tenant *t;
 	const struct passwd *pw;
-	uid_t uid, maint_uid = PROTECT_NO_UID;
 	int r;
 
 	if (out == NULL)
 		return tenant_fail("out of memory");
-	snprintf(comment, sizeof(comment), "sealvault tenant %s", pl->name);
-	r = user_add(pl->user, pl->root, o->vault_sftp, comment, out, TENANT_OUT_MAX);
-	if (r == 0 && undo_push(u, UNDO_USERDEL, pl->user) < 0)
+	snprintf(comment, sizeof(comment), "sealvault %s of tenant %s", what, pl->name);
+	r = user_add(name, pl->root, o->vault_sftp, comment, out, TENANT_OUT_MAX);
+	if (r == 0 && undo_push(u, UNDO_USERDEL, name) < 0)
 		r = -ENOMEM;
 	if (r < 0) {
-		tenant_fail("useradd %s failed: %s", pl->user, r == -EIO ? out : strerror(-r));
+		tenant_fail("useradd %s failed: %s", name, r == -EIO ? out : strerror(-r));
 		free(out);
 		return -1;
 	}
 	free(out);
-	pw = getpwnam(pl->user);
-	if (pw == NULL || pw->pw_uid == 0)
-		return tenant_fail("user %s is not there after useradd", pl->user);
-	uid = pw->pw_uid;
-	printf("created user %s (uid %u, shell %s, home %s)\n", pl->user, (unsigned)uid, o->vault_sftp,
+	pw = getpwnam(name);
+	if (pw == NULL || pw->pw_uid == 0 || pw->pw_uid == other_uid)
+		return tenant_fail("user %s is not there after useradd", name);
+	*ret_uid = pw->pw_uid;
+	printf("created %s %s (uid %u, shell %s, home %s)\n", what, name, (unsigned)*ret_uid, o->vault_sftp,
 	       pl->root);
-	if (pl->maint_user[0] != '\0') {
-		out = malloc(TENANT_OUT_MAX);
-		if (out == NULL)
-			return tenant_fail("out of memory");
-		snprintf(comment, sizeof(comment), "sealvault maintenance of tenant %s", pl->name);
-		r = user_add(pl->maint_user, pl->root, o->vault_sftp, comment, out, TENANT_OUT_MAX);
-		if (r == 0 && undo_push(u, UNDO_USERDEL, pl->maint_user) < 0)
-			r = -ENOMEM;
-		if (r < 0) {
-			tenant_fail("useradd %s failed: %s", pl->maint_user, r == -EIO ? out : strerror(-r));
-			free(out);
-			return -1;
-		}
-		free(out);
-		pw = getpwnam(pl->maint_user);
-		if (pw == NULL || pw->pw_uid == 0 || pw->pw_uid == uid)
-			return tenant_fail("user %s is not there after useradd", pl->maint_user);
-		maint_uid = pw->pw_uid;
-		printf("created maintenance user %s (uid %u, shell %s, home %s)\n", pl->maint_user,
-		       (unsigned)maint_uid, o->vault_sftp, pl->root);
-	}
+	return 0;
+}
+
+static int
+add_steps(const struct tenant_opts *o, const struct tenant_plan *pl, struct undo *u)
+{
+	struct policy *p = NULL;
+	const struct policy_tenant *t;
+	uid_t uid, maint_uid = PROTECT_NO_UID;
+	int r;
+
+	if (add_user(o, pl, u, pl->user, "user", 0, &uid) < 0)
+		return -1;
+	if (pl->maint_user[0] != '\0' &&
+	    add_user(o, pl, u, pl->maint_user, "maintenance user", uid, &maint_uid) < 0)
+		return -1;
 
 	if (make_root(u, pl, uid, maint_uid) < 0)
 		return -1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "gate.h"
@@ -132,7 +133,12 @@ gate_setstat(const struct sftp_session *s, const char *vpath, const struct stat 
 
 		v = gate_path(s, narrow ? POLICY_OP_CHMOD_NARROW : POLICY_OP_CHMOD, vpath);
 		fold(&acc, v);
-		if (v.action == POLICY_ALLOW) {
+		/*
+		 * A file that is not ours any more is one vaultd sealed (root's,
+		 * immutable) before the client's narrowing chmod came (restic
+		 * sends one after each upload): as read-only as can be already.
+		 */
+		if (v.action == POLICY_ALLOW && !(narrow && st->st_uid != geteuid())) {
 			ret_apply->flags |= SSH_FILEXFER_ATTR_PERMISSIONS;
 			ret_apply->perm = new & VAULT_MODE_MASK;
 		}

@@ -420,18 +420,7 @@ setstat_apply(struct sftp_session *s, uint32_t id, const char *op, int fd,
 	v = gate_setstat(s, vpath, &st, a, &apply);
 	if (v.status != SSH_FX_OK)
 		return gate_refuse(s, id, op, vpath, v);
-	err = attrs_apply(fd, &apply);
-	/*
-	 * vaultd's seal took the file from us (root-owned, immutable) before
-	 * the client's narrowing chmod came (restic sends one after each
-	 * upload): it is as read-only as can be, nothing is left to do.
-	 */
-	if (err == -EPERM && apply.flags == SSH_FILEXFER_ATTR_PERMISSIONS && st.st_uid != geteuid() &&
-	    (apply.perm & ~(st.st_mode & 07777)) == 0) {
-		log_line(&s->log, LOG_INFO, "%s \"%s\": sealed, already read-only", op, vpath);
-		err = 0;
-	}
-	if (err != 0)
+	if ((err = attrs_apply(fd, &apply)) != 0)
 		return reply_errno(s, id, err, vpath);
 	if (v.action == POLICY_IGNORE)
 		log_line(&s->log, LOG_INFO, "%s \"%s\": %s", op, vpath, v.reason);
